@@ -1,0 +1,144 @@
+/**
+ * Virtio constants for the legacy (transitional) PCI interface and the
+ * network device, named as in the virtio specification (v1.1, OASIS) and the
+ * Linux uapi headers (`virtio_pci.h`, `virtio_net.h`, `virtio_ring.h`).
+ *
+ * @module
+ */
+
+/** PCI IDs: virtio devices use vendor 0x1af4 (virtio 1.1, section 4.1.2). */
+export const VIRTIO_PCI_VENDOR_ID = 0x1af4;
+/** Transitional network device ID: it speaks the legacy interface (section 4.1.2.3). */
+export const VIRTIO_PCI_DEVICE_NET_LEGACY = 0x1000;
+/** Modern-only network device ID (0x1040 + device type 1); needs the modern interface. */
+export const VIRTIO_PCI_DEVICE_NET_MODERN = 0x1041;
+
+/**
+ * The legacy header in I/O BAR0 (section 4.1.4.8, "Legacy Interfaces: A Note
+ * on PCI Device Layout"); byte offsets, with the access width in the comment.
+ */
+export const VIRTIO_PCI = {
+  /** 32 bit, read-only: feature bits 0-31 the device offers. */
+  HOST_FEATURES: 0x00,
+  /** 32 bit: feature bits 0-31 the driver accepts. */
+  GUEST_FEATURES: 0x04,
+  /** 32 bit: physical page number (address >> 12) of the selected queue. */
+  QUEUE_PFN: 0x08,
+  /** 16 bit, read-only: size (entries) of the selected queue; 0 = no such queue. */
+  QUEUE_NUM: 0x0c,
+  /** 16 bit: selects the queue the two registers above refer to. */
+  QUEUE_SEL: 0x0e,
+  /** 16 bit: write a queue index here to tell the device the queue has work. */
+  QUEUE_NOTIFY: 0x10,
+  /** 8 bit: device status (section 2.1). */
+  STATUS: 0x12,
+  /** 8 bit, read clears: interrupt status. */
+  ISR: 0x13,
+  /** Device-specific configuration starts here while MSI-X is disabled... */
+  CONFIG: 0x14,
+  /** ...and here while MSI-X is enabled (two 16-bit vector registers come first). */
+  CONFIG_MSIX: 0x18,
+} as const;
+
+/** Type of {@link VIRTIO_PCI}. */
+export type VIRTIO_PCI = typeof VIRTIO_PCI;
+
+/** Legacy virtqueues are aligned to 4096 bytes (section 2.6.2). */
+export const VIRTIO_PCI_VRING_ALIGN = 4096;
+/** The queue address register holds address >> 12. */
+export const VIRTIO_PCI_QUEUE_ADDR_SHIFT = 12;
+
+/** Device status bits (section 2.1, "Device Status Field"). */
+export const VIRTIO_STATUS = {
+  RESET: 0,
+  ACKNOWLEDGE: 1,
+  DRIVER: 2,
+  DRIVER_OK: 4,
+  FEATURES_OK: 8,
+  DEVICE_NEEDS_RESET: 64,
+  FAILED: 128,
+} as const;
+
+/** Type of {@link VIRTIO_STATUS}. */
+export type VIRTIO_STATUS = typeof VIRTIO_STATUS;
+
+/** Feature bit numbers (section 5.1.3 for the network device, 6 for reserved bits). */
+export const VIRTIO_NET_F = {
+  /** Device handles packets with partial checksum (we do not use it). */
+  CSUM: 0,
+  /** Driver handles packets with partial checksum (we do not use it). */
+  GUEST_CSUM: 1,
+  /** Device has a MAC address in its config space. */
+  MAC: 5,
+  /** Driver can merge receive buffers (we do not: our header stays 10 bytes). */
+  MRG_RXBUF: 15,
+  /** Config space has a link status field. */
+  STATUS: 16,
+  /** Control virtqueue available. */
+  CTRL_VQ: 17,
+  /** Control channel RX mode support (promiscuous mode). */
+  CTRL_RX: 18,
+  /** Header and packet may share a descriptor (section 2.6.4.3; reserved bit 27). */
+  ANY_LAYOUT: 27,
+} as const;
+
+/** Type of {@link VIRTIO_NET_F}. */
+export type VIRTIO_NET_F = typeof VIRTIO_NET_F;
+
+/** Offsets in the network device's configuration space (section 5.1.4). */
+export const VIRTIO_NET_CONFIG = {
+  /** 6 bytes: MAC address (valid with VIRTIO_NET_F_MAC). */
+  MAC: 0,
+  /** 16 bit: status (valid with VIRTIO_NET_F_STATUS). */
+  STATUS: 6,
+} as const;
+
+/** Type of {@link VIRTIO_NET_CONFIG}. */
+export type VIRTIO_NET_CONFIG = typeof VIRTIO_NET_CONFIG;
+
+/** Link is up (bit of the config status field, section 5.1.4). */
+export const VIRTIO_NET_S_LINK_UP = 1;
+
+/** Descriptor flags (section 2.6.5, "The Virtqueue Descriptor Table"). */
+export const VRING_DESC_F = {
+  /** The buffer continues in the descriptor named by `next`. */
+  NEXT: 1,
+  /** The device writes into this buffer (receive); otherwise it only reads. */
+  WRITE: 2,
+} as const;
+
+/** Type of {@link VRING_DESC_F}. */
+export type VRING_DESC_F = typeof VRING_DESC_F;
+
+/** Available ring flag: do not interrupt us (section 2.6.7, we poll). */
+export const VRING_AVAIL_F_NO_INTERRUPT = 1;
+/** Used ring flag: the device does not need notifications now (section 2.6.10). */
+export const VRING_USED_F_NO_NOTIFY = 1;
+
+/**
+ * The header in front of every packet (section 5.1.6, `struct virtio_net_hdr`):
+ * flags u8, gso_type u8, hdr_len u16, gso_size u16, csum_start u16,
+ * csum_offset u16 = 10 bytes without VIRTIO_NET_F_MRG_RXBUF. All zero means
+ * "no checksum offload, no segmentation".
+ */
+export const VIRTIO_NET_HDR_SIZE = 10;
+
+/** Control queue command classes and commands (section 5.1.6.5). */
+export const VIRTIO_NET_CTRL = {
+  /** Class: receive filtering (section 5.1.6.5.1). */
+  RX: 0,
+  /** Command of class RX: promiscuous mode on (1) / off (0). */
+  RX_PROMISC: 0,
+  /** Acknowledgement values the device writes. */
+  OK: 0,
+  ERR: 1,
+} as const;
+
+/** Type of {@link VIRTIO_NET_CTRL}. */
+export type VIRTIO_NET_CTRL = typeof VIRTIO_NET_CTRL;
+
+/** Queue indices of a single-queue network device (section 5.1.2). */
+export const VIRTIO_NET_QUEUE = { RX: 0, TX: 1, CTRL: 2 } as const;
+
+/** Type of {@link VIRTIO_NET_QUEUE}. */
+export type VIRTIO_NET_QUEUE = typeof VIRTIO_NET_QUEUE;

@@ -1,0 +1,152 @@
+/**
+ * A split virtqueue in DMA memory, legacy layout (virtio 1.1, section 2.6 and
+ * 2.6.2 "Legacy Interfaces: A Note on Virtqueue Layout"):
+ *
+ *     offset 0                 descriptor table: size × 16 bytes
+ *                                { addr u64, len u32, flags u16, next u16 }
+ *     offset 16·size           available ring (driver → device):
+ *                                { flags u16, idx u16, ring[size] u16, used_event u16 }
+ *     (padding to 4096)
+ *     offset usedOffset        used ring (device → driver):
+ *                                { flags u16, idx u16, ring[size] {id u32, len u32}, avail_event u16 }
+ *
+ * The driver puts a descriptor's index into the available ring and advances
+ * `avail.idx`; the device consumes it, writes `{id, len}` into the used ring
+ * and advances `used.idx`. Both indices run freely from 0 to 65535 and wrap;
+ * the ring slot is `idx % size` (sizes are powers of two).
+ *
+ * All fields are little-endian, like x86 and our typed arrays.
+ *
+ * @module
+ */
+
+import type { DmaAllocator, DmaMemory } from "../../src/memory.ts";
+import type { PktBuf } from "../../src/mempool.ts";
+import { IxyError } from "../../src/error.ts";
+import { VIRTIO_PCI_VRING_ALIGN } from "./constants.ts";
+
+/** Byte offsets of the three parts of a legacy virtqueue with `size` entries. */
+export function virtqueueLayout(size: number): {
+  availOffset: number;
+  usedOffset: number;
+  totalBytes: number;
+} {
+  const align = (n: number) => Math.ceil(n / VIRTIO_PCI_VRING_ALIGN) * VIRTIO_PCI_VRING_ALIGN;
+  const availOffset = 16 * size;
+  const usedOffset = align(availOffset + 2 * (3 + size));
+  const totalBytes = usedOffset + align(2 * 3 + 8 * size);
+  return { availOffset, usedOffset, totalBytes };
+}
+
+/** One virtqueue and the driver's bookkeeping for it. */
+export class Virtqueue {
+  /** Queue index (0 = receive, 1 = transmit, 2 = control for a network device). */
+  readonly index: number;
+  /** Number of entries, as the device reported it. */
+  readonly size: number;
+  /** The DMA memory holding the rings (plus any extra bytes asked for). */
+  readonly memory: DmaMemory;
+  /** Descriptor table as 32-bit words: [addr lo, addr hi, len, flags | next << 16]. */
+  readonly desc: Uint32Array;
+  /** Available ring as 16-bit words: [flags, idx, ring[0..size), used_event]. */
+  readonly avail: Uint16Array;
+  /** Used ring header as 16-bit words: [flags, idx]. */
+  readonly usedHeader: Uint16Array;
+  /** Used ring entries as 32-bit words: [id, len] per entry. */
+  readonly usedRing: Uint32Array;
+  /** The packet buffer each descriptor currently points at (undefined if none). */
+  readonly bufs: (PktBuf | undefined)[];
+  /** Our copy of avail.idx: the next slot we fill. */
+  availIdx = 0;
+  /** The used.idx value up to which we have processed entries. */
+  lastUsedIdx = 0;
+  // Free descriptor indices (a stack).
+  #free: Uint16Array;
+  #freeTop: number;
+
+  /**
+   * Allocates a queue of `size` entries; `extraBytes` more are reserved after
+   * the rings (the control queue keeps its command buffer there).
+   */
+  constructor(dma: DmaAllocator, options: { index: number; size: number; extraBytes?: number }) {
+    const { index, size } = options;
+    if (size === 0 || (size & (size - 1)) !== 0) {
+      throw new IxyError(`Virtqueue ${index} has size ${size}: expected a power of two.`);
+    }
+    const layout = virtqueueLayout(size);
+    this.index = index;
+    this.size = size;
+    // One physically contiguous block: the device computes the rings' addresses
+    // from the start address alone (section 2.6.2).
+    this.memory = dma.allocate(layout.totalBytes + (options.extraBytes ?? 0), {
+      contiguous: true,
+    });
+    const buffer = this.memory.buffer;
+    this.desc = new Uint32Array(buffer, 0, 4 * size);
+    this.avail = new Uint16Array(buffer, layout.availOffset, 3 + size);
+    this.usedHeader = new Uint16Array(buffer, layout.usedOffset, 2);
+    this.usedRing = new Uint32Array(buffer, layout.usedOffset + 4, 2 * size);
+    this.bufs = new Array(size).fill(undefined);
+    this.#free = new Uint16Array(size);
+    for (let i = 0; i < size; i++) this.#free[i] = size - 1 - i;
+    this.#freeTop = size;
+  }
+
+  /** Byte offset of the extra space after the rings. */
+  get extraOffset(): number {
+    return virtqueueLayout(this.size).totalBytes;
+  }
+
+  /** Number of descriptors not in use. */
+  get freeDescriptors(): number {
+    return this.#freeTop;
+  }
+
+  /** Takes a free descriptor index (caller checks {@link freeDescriptors} first). */
+  takeDescriptor(): number {
+    return this.#free[--this.#freeTop];
+  }
+
+  /** Returns a descriptor index to the free stack. */
+  releaseDescriptor(id: number): void {
+    this.#free[this.#freeTop++] = id;
+  }
+
+  /**
+   * Fills descriptor `id`. Addresses are below 2^53, so we split them into
+   * two 32-bit halves without BigInt.
+   */
+  setDescriptor(id: number, addr: number, len: number, flags: number, next = 0): void {
+    const w = id << 2;
+    this.desc[w] = addr >>> 0; // low 32 bits (>>> 0 keeps them unsigned)
+    this.desc[w + 1] = Math.floor(addr / 0x1_0000_0000); // high bits
+    this.desc[w + 2] = len;
+    this.desc[w + 3] = flags | (next << 16);
+  }
+
+  /** Puts descriptor `id` into the next available-ring slot (not yet published). */
+  pushAvailable(id: number): void {
+    this.avail[2 + (this.availIdx & (this.size - 1))] = id;
+    this.availIdx = (this.availIdx + 1) & 0xffff;
+  }
+
+  /**
+   * Publishes the slots pushed so far by writing avail.idx. `Atomics.store`
+   * keeps the JIT from moving earlier descriptor writes after it, and x86
+   * keeps stores in order, so the device never sees an index before its
+   * descriptor (section 2.6.13.3 asks for a memory barrier here).
+   */
+  publishAvailable(): void {
+    Atomics.store(this.avail, 1, this.availIdx);
+  }
+
+  /** The device's used.idx, read fresh from memory each time. */
+  deviceUsedIdx(): number {
+    return Atomics.load(this.usedHeader, 1);
+  }
+
+  /** True if the device asked not to be notified (VRING_USED_F_NO_NOTIFY). */
+  deviceSuppressesNotify(): boolean {
+    return (Atomics.load(this.usedHeader, 0) & 1) !== 0;
+  }
+}

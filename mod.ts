@@ -1,0 +1,66 @@
+/**
+ * ixy.ts — a user-space network driver in TypeScript for Deno, in the spirit
+ * of ixy: it takes a NIC away from the kernel, maps its registers, allocates
+ * DMA memory and moves packets through descriptor rings, all from a Deno
+ * program through `Deno.dlopen` on libc.
+ *
+ * ```ts ignore
+ * import { HugepageAllocator, ixyInit, Mempool } from "./mod.ts";
+ *
+ * const dma = HugepageAllocator.open();
+ * const dev = ixyInit("0000:00:10.0", { dma });
+ * const pool = Mempool.create(dma, { numEntries: 2048 });
+ * const bufs = new Array(32);
+ * const n = pool.allocBatch(bufs, 32);
+ * // ... write frames into bufs[i].data, set bufs[i].size ...
+ * const sent = dev.txBatch(0, bufs, n);
+ * for (let i = sent; i < n; i++) pool.free(bufs[i]);
+ * ```
+ *
+ * Needs root (PCI sysfs, physical addresses), hugepages and `deno run -A`;
+ * see the README. Read tools/pktgen.ts first, then follow the calls down.
+ *
+ * @module
+ */
+
+export { ixyInit, type IxyInitOptions } from "./src/ixy.ts";
+export { type DeviceOptions, formatMac, type IxyDevice } from "./src/device.ts";
+export { DeviceStats, diffMbit, diffMpps, formatStatsDiff } from "./src/stats.ts";
+export {
+  DEFAULT_ENTRY_SIZE,
+  Mempool,
+  type MempoolOptions,
+  PKT_BUF_HEADER,
+  PKT_BUF_HEADROOM,
+  PktBuf,
+} from "./src/mempool.ts";
+export {
+  type AllocateOptions,
+  type DmaAllocator,
+  type DmaMemory,
+  findHugetlbfs,
+  HUGE_PAGE_SIZE,
+  HugepageAllocator,
+  HugepageMemory,
+  type HugepageOptions,
+  SimulatedDmaAllocator,
+} from "./src/memory.ts";
+export {
+  parsePciAddress,
+  PCI_CLASS_NETWORK,
+  PCI_COMMAND,
+  PCI_CONFIG,
+  PciDevice,
+} from "./src/pci.ts";
+export {
+  clearFlags32,
+  MmioRegion,
+  type RegisterSpace,
+  setFlags32,
+  sleepMicros,
+  waitForFlags32,
+  type WaitOptions,
+} from "./src/mmio.ts";
+export { IoPortRegion } from "./src/io_port.ts";
+export { IxyError, runTool, sysError } from "./src/error.ts";
+export { VirtioDevice } from "./drivers/virtio/virtio.ts";

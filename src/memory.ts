@@ -1,0 +1,262 @@
+/**
+ * DMA memory: memory that both our program and the NIC can access.
+ *
+ * A NIC reads descriptors and packets from RAM by *physical* address, without
+ * asking the CPU. Three properties are needed, and hugepages give all three
+ * (the approach of ixy and DPDK):
+ *
+ * 1. Physically contiguous chunks: a 2 MiB hugepage is one physical block, so
+ *    a descriptor ring or a packet buffer inside it is contiguous too.
+ * 2. Pinned: memory in a hugetlbfs file is never swapped, and `mlock` keeps
+ *    the kernel from moving it, so a physical address stays valid.
+ * 3. Known physical address: `/proc/self/pagemap` has one 64-bit entry per
+ *    4 KiB virtual page whose bits 0-54 hold the page frame number
+ *    (Documentation/admin-guide/mm/pagemap.rst). Linux shows frame numbers
+ *    only to processes with CAP_SYS_ADMIN — one reason this needs root (VFIO
+ *    and an IOMMU remove that need).
+ *
+ * Drivers see DMA memory only through the {@link DmaAllocator} interface, so
+ * tests and the software 82599 can hand out memory with made-up addresses.
+ *
+ * @module
+ */
+
+import { cString, LIBC, libc, pointerValue } from "./ffi.ts";
+import { IxyError, sysError } from "./error.ts";
+
+/** Size of one hugepage (x86-64 default: 2 MiB). */
+export const HUGE_PAGE_SIZE = 2 * 1024 * 1024;
+const HUGE_PAGE_BITS = 21;
+const PAGE_SIZE = 4096;
+
+/** A block of DMA memory. */
+export interface DmaMemory {
+  /** The memory as our program sees it; make typed-array views of it once. */
+  readonly buffer: ArrayBufferLike;
+  /** Size in bytes (a multiple of the page size). */
+  readonly size: number;
+  /** The address the device must use for byte `offset` of this block. */
+  physAddr(offset: number): number;
+}
+
+/** Options for {@link DmaAllocator.allocate}. */
+export interface AllocateOptions {
+  /**
+   * Require one physically contiguous block (descriptor rings). Without it,
+   * only each 2 MiB page is contiguous (enough for a mempool whose buffers
+   * never cross a page boundary).
+   */
+  contiguous?: boolean;
+}
+
+/** Where drivers get DMA memory from. */
+export interface DmaAllocator {
+  /** Allocates at least `size` bytes of zeroed DMA memory. */
+  allocate(size: number, options?: AllocateOptions): DmaMemory;
+}
+
+/** Where hugetlbfs is mounted, from /proc/mounts, or undefined. */
+export function findHugetlbfs(): string | undefined {
+  const mounts = Deno.readTextFileSync("/proc/mounts").split("\n");
+  for (const line of mounts) {
+    const [, mountPoint, type] = line.split(" ");
+    if (type === "hugetlbfs") return mountPoint;
+  }
+  return undefined;
+}
+
+/** HugePages_Free from /proc/meminfo. */
+function freeHugepages(): number {
+  const m = /HugePages_Free:\s+(\d+)/.exec(Deno.readTextFileSync("/proc/meminfo"));
+  return m ? Number(m[1]) : 0;
+}
+
+const SETUP_HINT = "Set up hugepages as root: mkdir -p /mnt/huge && " +
+  "mount -t hugetlbfs nodev /mnt/huge && echo 512 > /proc/sys/vm/nr_hugepages " +
+  "(the lab VM does this for you: deno task vm).";
+
+/** Options for {@link HugepageAllocator.open}. */
+export interface HugepageOptions {
+  /** A hugetlbfs mount point; default: the first one in /proc/mounts. */
+  mountPoint?: string;
+}
+
+/** DMA memory from 2 MiB hugepages with physical addresses from pagemap. */
+export class HugepageAllocator implements DmaAllocator {
+  /** The hugetlbfs mount point used for backing files. */
+  readonly mountPoint: string;
+  #pagemapFd: number;
+  #entry = new BigUint64Array(1);
+  #counter = 0;
+
+  private constructor(mountPoint: string, pagemapFd: number) {
+    this.mountPoint = mountPoint;
+    this.#pagemapFd = pagemapFd;
+  }
+
+  /**
+   * Checks that hugepages and address translation work (so a driver fails
+   * before it touches the device, not half-way) and returns the allocator.
+   */
+  static open(options: HugepageOptions = {}): HugepageAllocator {
+    const mountPoint = options.mountPoint ?? findHugetlbfs();
+    if (mountPoint === undefined) {
+      throw new IxyError(`Cannot allocate DMA memory: no hugetlbfs is mounted. ${SETUP_HINT}`);
+    }
+    const fd = libc().open(cString("/proc/self/pagemap"), LIBC.O_RDONLY | LIBC.O_CLOEXEC, 0);
+    if (fd < 0) throw sysError("Cannot open /proc/self/pagemap");
+    const allocator = new HugepageAllocator(mountPoint, fd);
+    allocator.allocate(HUGE_PAGE_SIZE).free(); // fails now if something is missing
+    return allocator;
+  }
+
+  /** Allocates whole hugepages, locked, zeroed, with their physical addresses. */
+  allocate(size: number, options: AllocateOptions = {}): HugepageMemory {
+    const bytes = Math.ceil(size / HUGE_PAGE_SIZE) * HUGE_PAGE_SIZE;
+    if (options.contiguous && bytes > HUGE_PAGE_SIZE) {
+      throw new IxyError(
+        `Cannot allocate ${size} contiguous bytes of DMA memory: one hugepage holds ` +
+          `${HUGE_PAGE_SIZE}. Use a smaller ring.`,
+      );
+    }
+    // A file in hugetlbfs, mapped shared: its pages come from the hugepage
+    // pool and are reserved at mmap time, so a shortage fails here, not later.
+    const path = `${this.mountPoint}/ixy-ts-${Deno.pid}-${this.#counter++}`;
+    const fd = libc().open(cString(path), LIBC.O_CREAT | LIBC.O_RDWR | LIBC.O_CLOEXEC, 0o600);
+    if (fd < 0) {
+      throw sysError(`Cannot create ${path} for DMA memory`, "Run as root (sudo).");
+    }
+    try {
+      if (libc().ftruncate(fd, BigInt(bytes)) !== 0) {
+        throw this.#shortage(`Cannot size ${path} to ${bytes} bytes`, bytes);
+      }
+      const p = libc().mmap(
+        null,
+        BigInt(bytes),
+        LIBC.PROT_READ | LIBC.PROT_WRITE,
+        LIBC.MAP_SHARED | LIBC.MAP_HUGETLB | LIBC.MAP_POPULATE,
+        fd,
+        0n,
+      );
+      if (p === null || pointerValue(p) === 0xffffffffffffffffn) {
+        throw this.#shortage(`Cannot map ${bytes} bytes of hugepage memory`, bytes);
+      }
+      // Pin the pages: their physical addresses must never change.
+      if (libc().mlock(p, BigInt(bytes)) !== 0) {
+        const err = sysError("Cannot lock DMA memory (mlock)", "Run as root or raise ulimit -l.");
+        libc().munmap(p, BigInt(bytes));
+        throw err;
+      }
+      const virt = Number(pointerValue(p));
+      const pagePhys: number[] = [];
+      for (let off = 0; off < bytes; off += HUGE_PAGE_SIZE) {
+        pagePhys.push(this.#virtToPhys(virt + off));
+      }
+      const buffer = Deno.UnsafePointerView.getArrayBuffer(p, bytes);
+      return new HugepageMemory(buffer, p, pagePhys);
+    } finally {
+      libc().close(fd);
+      // The mapping keeps the pages; the name is no longer needed.
+      libc().unlink(cString(path));
+    }
+  }
+
+  /** Physical address of a virtual address, from /proc/self/pagemap. */
+  #virtToPhys(virt: number): number {
+    const offset = BigInt(Math.floor(virt / PAGE_SIZE) * 8);
+    if (Number(libc().pread(this.#pagemapFd, this.#entry, 8n, offset)) !== 8) {
+      throw sysError("Cannot read /proc/self/pagemap");
+    }
+    const pfn = this.#entry[0] & ((1n << 55n) - 1n);
+    if (pfn === 0n) {
+      throw new IxyError(
+        "Cannot translate virtual to physical addresses: /proc/self/pagemap shows no " +
+          "page frame numbers without CAP_SYS_ADMIN. Run as root (sudo).",
+      );
+    }
+    return Number(pfn) * PAGE_SIZE + (virt % PAGE_SIZE);
+  }
+
+  #shortage(what: string, bytes: number): IxyError {
+    const err = sysError(what);
+    const need = bytes / HUGE_PAGE_SIZE;
+    return new IxyError(
+      `${err.message} Too few free hugepages? Needed ${need}, ${freeHugepages()} free ` +
+        `(HugePages_Free in /proc/meminfo). Add more: echo 512 > /proc/sys/vm/nr_hugepages`,
+      { errno: err.errno },
+    );
+  }
+}
+
+/** Hugepage-backed DMA memory (see {@link HugepageAllocator}). */
+export class HugepageMemory implements DmaMemory {
+  /** The mapped pages. */
+  readonly buffer: ArrayBuffer;
+  /** Size in bytes, a multiple of 2 MiB. */
+  readonly size: number;
+  #pointer: Deno.PointerObject;
+  #pagePhys: number[];
+
+  /** Wraps a mapping; `pagePhys[i]` is the physical address of hugepage i. */
+  constructor(buffer: ArrayBuffer, pointer: Deno.PointerObject, pagePhys: number[]) {
+    this.buffer = buffer;
+    this.size = buffer.byteLength;
+    this.#pointer = pointer;
+    this.#pagePhys = pagePhys;
+  }
+
+  /** Physical address of byte `offset`: page base + offset within the page. */
+  physAddr(offset: number): number {
+    return this.#pagePhys[offset >>> HUGE_PAGE_BITS] + (offset & (HUGE_PAGE_SIZE - 1));
+  }
+
+  /** Unmaps the memory. UNSAFE: no view of {@link buffer} may be used afterwards. */
+  free(): void {
+    libc().munmap(this.#pointer, BigInt(this.size));
+  }
+}
+
+/**
+ * DMA memory for tests and device models: ordinary (shared) JavaScript memory
+ * with made-up "physical" addresses. A real NIC cannot use it; a software
+ * device model translates the addresses back with {@link translate}.
+ */
+export class SimulatedDmaAllocator implements DmaAllocator {
+  #blocks: { phys: number; buffer: SharedArrayBuffer }[] = [];
+  #next: number;
+
+  /** Addresses start at `base` (default 4 GiB, so bugs that drop the high half show). */
+  constructor(options: { base?: number } = {}) {
+    this.#next = options.base ?? 0x1_0000_0000;
+  }
+
+  /** Allocates zeroed shared memory at the next free made-up address. */
+  allocate(size: number): DmaMemory {
+    const bytes = Math.ceil(size / HUGE_PAGE_SIZE) * HUGE_PAGE_SIZE;
+    const block = { phys: this.#next, buffer: new SharedArrayBuffer(bytes) };
+    this.#blocks.push(block);
+    this.#next += bytes;
+    return { buffer: block.buffer, size: bytes, physAddr: (offset) => block.phys + offset };
+  }
+
+  /** All blocks handed out so far, for sharing with a device model. */
+  get blocks(): readonly { phys: number; buffer: SharedArrayBuffer }[] {
+    return this.#blocks;
+  }
+
+  /**
+   * Finds the memory behind `[phys, phys + length)`; undefined if that range
+   * is not entirely inside one block we handed out (a DMA error).
+   */
+  translate(
+    phys: number,
+    length: number,
+  ): { buffer: SharedArrayBuffer; offset: number } | undefined {
+    for (const b of this.#blocks) {
+      if (phys >= b.phys && phys + length <= b.phys + b.buffer.byteLength) {
+        return { buffer: b.buffer, offset: phys - b.phys };
+      }
+    }
+    return undefined;
+  }
+}
