@@ -33,6 +33,7 @@ Options:
   --size N       frame size for send (default 60)
   --timeout S    recv: give up S seconds after the last frame (default 5)
   --dst-mac MAC  send: destination MAC (default broadcast)
+  --ready-file F recv: create file F once the socket listens (for scripts)
   -h, --help     show this help`;
 
 /** htons(ETH_P_ALL): every protocol, in network byte order. */
@@ -68,8 +69,10 @@ function openPacketSocket(ifname: string): number {
   return fd;
 }
 
-function recv(ifname: string, count: number, timeoutS: number): void {
+function recv(ifname: string, count: number, options: { timeoutS: number; readyFile?: string }) {
   const fd = openPacketSocket(ifname);
+  if (options.readyFile) Deno.writeTextFileSync(options.readyFile, "ready\n");
+  const timeoutS = options.timeoutS;
   const checker = new SequenceChecker(count);
   const buf = new Uint8Array(2048);
   let last = performance.now();
@@ -92,6 +95,7 @@ function recv(ifname: string, count: number, timeoutS: number): void {
     duplicates: checker.duplicates,
     outOfRange: checker.outOfRange,
     reordered: checker.reordered,
+    reorderSamples: checker.reorderSamples,
     badReasons: checker.badReasons,
   }));
 }
@@ -128,6 +132,7 @@ function main(): void {
       size: { type: "string", default: "60" },
       timeout: { type: "string", default: "5" },
       "dst-mac": { type: "string" },
+      "ready-file": { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -138,7 +143,8 @@ function main(): void {
   }
   const count = intOption("count", values.count, { min: 1 });
   if (mode === "recv") {
-    recv(ifname, count, intOption("timeout", values.timeout, { min: 1 }));
+    const timeoutS = intOption("timeout", values.timeout, { min: 1 });
+    recv(ifname, count, { timeoutS, readyFile: values["ready-file"] });
   } else {
     const size = intOption("size", values.size, { min: MIN_FRAME_SIZE, max: 1514 });
     const dstMac = values["dst-mac"] === undefined ? undefined : parseMac(values["dst-mac"]);

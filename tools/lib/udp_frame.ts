@@ -201,6 +201,8 @@ export class SequenceChecker {
   mismatched = 0;
   /** Reasons of the first few bad frames. */
   readonly badReasons: string[] = [];
+  /** The first few reorderings as "previous>current" sequence numbers. */
+  readonly reorderSamples: string[] = [];
   #seen: Uint8Array;
   #last = -1;
   #template?: FrameTemplate;
@@ -237,7 +239,10 @@ export class SequenceChecker {
     }
     if (this.#seen[r.seq]) this.duplicates++;
     this.#seen[r.seq] = 1;
-    if (r.seq < this.#last) this.reordered++;
+    if (r.seq < this.#last) {
+      this.reordered++;
+      if (this.reorderSamples.length < 5) this.reorderSamples.push(`${this.#last}>${r.seq}`);
+    }
     this.#last = r.seq;
   }
 

@@ -1,0 +1,25 @@
+#!/bin/sh
+# Lab-VM test (b) and (c): the kernel's virtio_net on NIC 1 sends COUNT test
+# frames (peer tool, AF_PACKET socket); our driver on NIC 0 receives them and
+# compares each byte with the frame the peer built.
+# Run inside the lab VM:  deno task vm -- sh tests/vm/guest/kernel_to_rx.sh 2000
+set -eu
+COUNT=${1:-2000}
+OURS=0000:00:10.0
+PEER_PCI=0000:00:11.0
+RUN="$IXY_DENO run -A --no-check"
+PEER=$(ls /sys/bus/pci/devices/$PEER_PCI/virtio*/net/)
+echo 1 > /proc/sys/net/ipv6/conf/"$PEER"/disable_ipv6
+ip link set "$PEER" up
+PEER_MAC=$(cat /sys/class/net/"$PEER"/address)
+rm -f /tmp/rx.ready
+$RUN tests/vm/guest/rx_check.ts "$OURS" --count "$COUNT" --src-mac "$PEER_MAC" \
+  --ready-file /tmp/rx.ready --timeout 60 > /tmp/rx.json &
+RX_PID=$!
+while [ ! -e /tmp/rx.ready ]; do sleep 0.2; done
+TX_BEFORE=$(cat /sys/class/net/"$PEER"/statistics/tx_packets)
+$RUN tools/peer.ts send "$PEER" --count "$COUNT"
+wait $RX_PID
+TX_AFTER=$(cat /sys/class/net/"$PEER"/statistics/tx_packets)
+echo "KERNEL_TX_PACKETS=$((TX_AFTER - TX_BEFORE))"
+echo "RX_RESULT=$(cat /tmp/rx.json)"
