@@ -12,6 +12,7 @@
 
 import type { PktBuf } from "./mempool.ts";
 import type { DeviceStats } from "./stats.ts";
+import type { PciDevice } from "./pci.ts";
 
 /** A network device driven by ixy.ts. */
 export interface IxyDevice {
@@ -19,6 +20,8 @@ export interface IxyDevice {
   readonly driverName: string;
   /** The PCI address (or model name) of the device. */
   readonly pciAddress: string;
+  /** The PCI function behind the device; undefined for a software model. */
+  readonly pci?: PciDevice;
   /** Number of receive queues set up. */
   readonly numRxQueues: number;
   /** Number of transmit queues set up. */

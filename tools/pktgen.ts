@@ -16,11 +16,11 @@ import { parseArgs } from "node:util";
 import { ixyInit } from "../src/ixy.ts";
 import { HugepageAllocator } from "../src/memory.ts";
 import { Mempool, type PktBuf } from "../src/mempool.ts";
-import { DeviceStats, formatStatsDiff } from "../src/stats.ts";
 import { formatMac } from "../src/device.ts";
 import { IxyError, runTool } from "../src/error.ts";
 import { FrameTemplate, MIN_FRAME_SIZE, parseMac } from "./lib/udp_frame.ts";
 import { intOption } from "./lib/cli.ts";
+import { releaseDevice, StatsPrinter, StopSignal } from "./lib/app.ts";
 
 const HELP = `Usage: deno task pktgen <pci-address> [options]
 
@@ -34,6 +34,7 @@ Options:
   --seconds N    stop after N seconds (default: run until Ctrl-C)
   --count N      stop after N frames were queued
   --dst-mac MAC  destination MAC (default ff:ff:ff:ff:ff:ff, broadcast)
+  --rebind       give the NIC back to its kernel driver at the end
   --force        take the NIC even if a kernel interface on it is up
   -h, --help     show this help`;
 
@@ -51,6 +52,7 @@ async function main(): Promise<void> {
       count: { type: "string" },
       "dst-mac": { type: "string" },
       force: { type: "boolean", default: false },
+      rebind: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -86,19 +88,13 @@ async function main(): Promise<void> {
   }
   for (let i = 0; i < n; i++) pool.free(bufs[i]);
 
-  let stop = false;
-  const onSignal = () => stop = true;
-  Deno.addSignalListener("SIGINT", onSignal);
-  Deno.addSignalListener("SIGTERM", onSignal);
-
   // 3. The loop: allocate a batch, stamp, send; unsent buffers go back.
-  const stats = new DeviceStats();
-  const before = new DeviceStats();
+  const stop = new StopSignal();
+  const printer = new StatsPrinter([dev]);
   const start = performance.now();
-  let lastPrint = start;
   let seq = 0;
   const batchBufs: PktBuf[] = new Array(batch);
-  for (let iteration = 0; !stop && seq < count; iteration++) {
+  for (let iteration = 0; !stop.stopped && seq < count; iteration++) {
     const want = Math.min(batch, count - seq);
     const got = pool.allocBatch(batchBufs, want);
     for (let i = 0; i < got; i++) template.stamp(batchBufs[i].data, seq + i);
@@ -108,30 +104,20 @@ async function main(): Promise<void> {
 
     // Look at the clock only every 64 batches: reading it is not free.
     if ((iteration & 63) === 0) {
-      const now = performance.now();
-      if (now - lastPrint >= 1000) {
-        dev.readStats(stats);
-        console.log(
-          formatStatsDiff(dev.pciAddress, { now: stats, before }, (now - lastPrint) * 1e6),
-        );
-        before.copyFrom(stats);
-        lastPrint = now;
-        await new Promise((r) => setTimeout(r, 0)); // let Ctrl-C be noticed
-      }
-      if (now - start >= seconds * 1000) break;
+      await printer.tick();
+      if (performance.now() - start >= seconds * 1000) break;
     }
   }
+  stop.dispose();
 
   // 4. Stop: wait for the ring to drain, reset the device, final numbers.
-  dev.close();
-  dev.readStats(stats);
   const elapsed = (performance.now() - start) / 1000;
+  releaseDevice(dev, { rebind: values.rebind });
+  const [total] = printer.totals();
   console.log(
-    `pktgen: sent ${stats.txPackets} frames (sequence 0..${seq - 1}) in ${elapsed.toFixed(2)} s, ` +
-      `${(stats.txPackets / elapsed / 1e6).toFixed(3)} Mpps`,
+    `pktgen: sent ${total.txPackets} frames (sequence 0..${seq - 1}) in ${elapsed.toFixed(2)} s, ` +
+      `${(total.txPackets / elapsed / 1e6).toFixed(3)} Mpps`,
   );
-  Deno.removeSignalListener("SIGINT", onSignal);
-  Deno.removeSignalListener("SIGTERM", onSignal);
 }
 
 if (import.meta.main) runTool(main);

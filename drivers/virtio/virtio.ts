@@ -61,6 +61,8 @@ export class VirtioDevice implements IxyDevice {
   readonly driverName = "virtio";
   /** PCI address of the NIC. */
   readonly pciAddress: string;
+  /** The PCI function (for handing it back to the kernel driver). */
+  readonly pci: PciDevice;
   /** One receive queue (multi-queue virtio-net is not supported, as in ixy). */
   readonly numRxQueues = 1;
   /** One transmit queue. */
@@ -93,6 +95,7 @@ export class VirtioDevice implements IxyDevice {
     },
   ) {
     this.pciAddress = pci.address;
+    this.pci = pci;
     this.#io = parts.io;
     this.#features = parts.features;
     this.#configOffset = parts.configOffset;

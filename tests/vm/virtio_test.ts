@@ -70,7 +70,10 @@ Deno.test("lab VM: bad input gets one clear line, and the NIC stays with the ker
   for (const block of out.split(/^CASE /m).slice(1)) {
     const [head, ...rest] = block.split("\n");
     const [name, exit] = head.split(" exit=");
-    cases.set(name, { code: Number(exit), text: rest.join("\n").trim() });
+    // The case's output ends where the script's own NAME=value lines begin.
+    const end = rest.findIndex((line) => /^[A-Z_0-9]+=/.test(line));
+    const text = (end < 0 ? rest : rest.slice(0, end)).join("\n").trim();
+    cases.set(name, { code: Number(exit), text });
   }
   const expect: [string, RegExp][] = [
     ["malformed", /^error: Malformed PCI address "0000:00:zz\.0".*lspci -D/],

@@ -1,0 +1,116 @@
+/**
+ * fwd: forwards frames between two NICs in both directions — ixy's
+ * `ixy-fwd`. Whatever arrives on one port leaves on the other, so with a
+ * host on each side the pair acts as a wire (or a very simple bridge).
+ *
+ *     deno task fwd 0000:00:11.0 0000:00:12.0
+ *
+ * Each received frame is touched (one byte read and written back), as ixy
+ * does, so the benchmark is not one of buffers that never reach the CPU.
+ * Frames the TX ring cannot take are dropped, counted and shown.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { ixyInit } from "../src/ixy.ts";
+import { HugepageAllocator } from "../src/memory.ts";
+import type { PktBuf } from "../src/mempool.ts";
+import type { IxyDevice } from "../src/device.ts";
+import { IxyError, runTool } from "../src/error.ts";
+import { intOption } from "./lib/cli.ts";
+import { releaseDevice, StatsPrinter, StopSignal } from "./lib/app.ts";
+
+const HELP = `Usage: deno task fwd <pci-a> <pci-b> [options]
+
+Forwards all frames from NIC A to NIC B and from B to A, touching each one,
+and prints both ports' statistics and drops every second. Ctrl-C stops it
+(final statistics, devices reset). Needs root and hugepages (see README).
+
+Options:
+  --batch N     frames per rxBatch/txBatch (default 32)
+  --seconds N   stop after N seconds (default: run until Ctrl-C)
+  --rebind      give both NICs back to their kernel drivers at the end
+  --force       take NICs even if a kernel interface on them is up
+  -h, --help    show this help`;
+
+/** Frames dropped because the TX ring was full, per direction. */
+const drops = { aToB: 0, bToA: 0 };
+
+/**
+ * Moves one batch from `rx` to `tx`; returns the frames dropped. The loop
+ * body allocates nothing: `bufs` is reused for every batch.
+ */
+function forward(rx: IxyDevice, tx: IxyDevice, bufs: PktBuf[], batch: number): number {
+  const n = rx.rxBatch(0, bufs, batch);
+  if (n === 0) return 0;
+  for (let i = 0; i < n; i++) {
+    // Touch the frame: read and write one byte (brings it into the cache).
+    const data = bufs[i].data;
+    data[1] = data[1];
+  }
+  const sent = tx.txBatch(0, bufs, n);
+  // The TX ring was full: these frames are dropped (counted, never silent).
+  for (let i = sent; i < n; i++) bufs[i].pool.free(bufs[i]);
+  return n - sent;
+}
+
+async function main(): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: Deno.args,
+    allowPositionals: true,
+    options: {
+      batch: { type: "string", default: "32" },
+      seconds: { type: "string" },
+      rebind: { type: "boolean", default: false },
+      force: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  if (values.help) return console.log(HELP);
+  if (positionals.length !== 2) throw new IxyError(`Expected two PCI addresses.\n${HELP}`);
+  const batch = intOption("batch", values.batch, { min: 1, max: 512 });
+  const seconds = values.seconds === undefined
+    ? Infinity
+    : intOption("seconds", values.seconds, { min: 1 });
+
+  const dma = HugepageAllocator.open();
+  const a = ixyInit(positionals[0], { dma, force: values.force });
+  let b: IxyDevice;
+  try {
+    b = ixyInit(positionals[1], { dma, force: values.force });
+  } catch (e) {
+    releaseDevice(a, { rebind: true }); // nothing taken half-way
+    throw e;
+  }
+  console.log(`fwd: ${a.pciAddress} <-> ${b.pciAddress}, batch ${batch}`);
+
+  const stop = new StopSignal();
+  const printer = new StatsPrinter(
+    [a, b],
+    () =>
+      `[fwd] dropped (TX ring full): ${a.pciAddress}->${b.pciAddress} ${drops.aToB}, ` +
+      `${b.pciAddress}->${a.pciAddress} ${drops.bToA}`,
+  );
+  const bufs: PktBuf[] = new Array(batch);
+  const start = performance.now();
+  for (let iteration = 0; !stop.stopped; iteration++) {
+    drops.aToB += forward(a, b, bufs, batch);
+    drops.bToA += forward(b, a, bufs, batch);
+    if ((iteration & 255) === 0) {
+      await printer.tick();
+      if (performance.now() - start >= seconds * 1000) break;
+    }
+  }
+  stop.dispose();
+  const [ta, tb] = printer.totals();
+  console.log(
+    `fwd: ${a.pciAddress} rx ${ta.rxPackets} tx ${ta.txPackets}; ` +
+      `${b.pciAddress} rx ${tb.rxPackets} tx ${tb.txPackets}; ` +
+      `dropped ${drops.aToB} + ${drops.bToA}`,
+  );
+  releaseDevice(a, { rebind: values.rebind });
+  releaseDevice(b, { rebind: values.rebind });
+}
+
+if (import.meta.main) runTool(main);

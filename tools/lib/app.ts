@@ -1,0 +1,89 @@
+/**
+ * What every app does besides moving packets: stop cleanly on Ctrl-C, print
+ * statistics every second, and leave the device quiet (or give it back to
+ * its kernel driver) at the end.
+ *
+ * @module
+ */
+
+import type { IxyDevice } from "../../src/device.ts";
+import { DeviceStats, formatStatsDiff } from "../../src/stats.ts";
+
+/** Becomes `stopped` on SIGINT (Ctrl-C) or SIGTERM. */
+export class StopSignal {
+  /** True once a signal arrived. */
+  stopped = false;
+  #handler = () => this.stopped = true;
+
+  /** Starts listening. */
+  constructor() {
+    Deno.addSignalListener("SIGINT", this.#handler);
+    Deno.addSignalListener("SIGTERM", this.#handler);
+  }
+
+  /** Stops listening (lets the process exit). */
+  dispose(): void {
+    Deno.removeSignalListener("SIGINT", this.#handler);
+    Deno.removeSignalListener("SIGTERM", this.#handler);
+  }
+}
+
+/**
+ * Prints ixy's RX/TX lines for some devices once a second. Signals are only
+ * delivered while the event loop runs, so {@link tick} yields to it then.
+ */
+export class StatsPrinter {
+  #devs: IxyDevice[];
+  #now: DeviceStats[];
+  #before: DeviceStats[];
+  #last = performance.now();
+  #extra: () => string;
+
+  /** `extra` adds text (e.g. drop counters) to each report. */
+  constructor(devs: IxyDevice[], extra: () => string = () => "") {
+    this.#devs = devs;
+    this.#now = devs.map(() => new DeviceStats());
+    this.#before = devs.map(() => new DeviceStats());
+    this.#extra = extra;
+  }
+
+  /** Prints if a second has passed since the last report; returns after yielding. */
+  async tick(): Promise<void> {
+    const now = performance.now();
+    if (now - this.#last < 1000) return;
+    this.#print(now);
+    await new Promise((r) => setTimeout(r, 0)); // let Ctrl-C be noticed
+  }
+
+  /** The counters accumulated so far, per device. */
+  totals(): DeviceStats[] {
+    this.#devs.forEach((d, i) => d.readStats(this.#now[i]));
+    return this.#now;
+  }
+
+  #print(now: number): void {
+    const nanos = (now - this.#last) * 1e6;
+    this.#devs.forEach((dev, i) => {
+      dev.readStats(this.#now[i]);
+      console.log(
+        formatStatsDiff(dev.pciAddress, { now: this.#now[i], before: this.#before[i] }, nanos),
+      );
+      this.#before[i].copyFrom(this.#now[i]);
+    });
+    const extra = this.#extra();
+    if (extra) console.log(extra);
+    this.#last = now;
+  }
+}
+
+/**
+ * Stops a device (queued frames go out, then reset) and, with `rebind`, hands
+ * it back to the kernel driver it was taken from.
+ */
+export function releaseDevice(dev: IxyDevice, options: { rebind?: boolean } = {}): void {
+  dev.close();
+  if (options.rebind && dev.pci) {
+    dev.pci.rebindDriver();
+    console.log(`${dev.pciAddress}: handed back to ${dev.pci.originalDriver ?? "no driver"}`);
+  }
+}
