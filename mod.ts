@@ -44,6 +44,7 @@ export {
   HugepageMemory,
   type HugepageOptions,
   SimulatedDmaAllocator,
+  type SimulatedDmaOptions,
 } from "./src/memory.ts";
 export {
   parsePciAddress,
@@ -64,3 +65,4 @@ export {
 export { IoPortRegion } from "./src/io_port.ts";
 export { IxyError, runTool, sysError } from "./src/error.ts";
 export { VirtioDevice } from "./drivers/virtio/virtio.ts";
+export { IxgbeDevice, type IxgbeOptions } from "./drivers/ixgbe/ixgbe.ts";

@@ -20,6 +20,8 @@ import {
   VIRTIO_PCI_VENDOR_ID,
 } from "../drivers/virtio/constants.ts";
 import { VirtioDevice } from "../drivers/virtio/virtio.ts";
+import { IXGBE_DEVICE_IDS, IXGBE_VENDOR_ID } from "../drivers/ixgbe/constants.ts";
+import { IxgbeDevice } from "../drivers/ixgbe/ixgbe.ts";
 
 /** Options for {@link ixyInit}. */
 export interface IxyInitOptions extends DeviceOptions {
@@ -75,6 +77,9 @@ type DriverInit = (pci: PciDevice, dma: DmaAllocator, options: DeviceOptions) =>
 
 /** The driver for a device's PCI IDs, or an error naming what we support. */
 function pickDriver(pci: PciDevice): DriverInit {
+  if (pci.vendorId === IXGBE_VENDOR_ID && IXGBE_DEVICE_IDS.includes(pci.deviceId)) {
+    return IxgbeDevice.init;
+  }
   if (pci.vendorId === VIRTIO_PCI_VENDOR_ID) {
     if (pci.deviceId === VIRTIO_PCI_DEVICE_NET_LEGACY) return VirtioDevice.init;
     if (pci.deviceId === VIRTIO_PCI_DEVICE_NET_MODERN) {
@@ -85,7 +90,8 @@ function pickDriver(pci: PciDevice): DriverInit {
     }
   }
   throw new IxyError(
-    `${pci.address} (${pci.ids}) is not supported: ixy.ts drives virtio-net (1af4:1000). ` +
+    `${pci.address} (${pci.ids}) is not supported: ixy.ts drives virtio-net (1af4:1000) and ` +
+      `Intel 82599-family NICs (8086:10fb and relatives). ` +
       `Check the IDs with: lspci -nn -s ${pci.address}`,
   );
 }

@@ -2,6 +2,7 @@
  * The demo: ixy.ts moving real (emulated) packets, in one command.
  *
  *     deno task demo              # lab VM: our driver -> the kernel's driver
+ *     deno task demo --sim        # software 82599: our ixgbe driver on both ends
  *
  * It boots the lab VM (tools/vm/) with two virtio NICs on one QEMU hub, runs
  * our pktgen on the first NIC with live statistics, and asks the Linux
@@ -20,6 +21,7 @@ import { parseArgs } from "node:util";
 import { runInVm, vmNicAddress } from "./vm/mod.ts";
 import { IxyError, runTool } from "../src/error.ts";
 import { intOption } from "./lib/cli.ts";
+import { runSimDemo } from "./sim82599/demo.ts";
 
 const HELP = `Usage: deno task demo [options]
 
@@ -29,7 +31,11 @@ how many of them the kernel's virtio_net driver on ${vmNicAddress(1)} counted.
 Exits 0 if frames arrived there.
 Needs root (QEMU, the Debian kernel download on first use).
 
+With --sim, no VM: our ixgbe driver sends on port A of a software 82599
+(tools/sim82599/) cabled to port B, where our ixgbe driver receives; no root.
+
 Options:
+  --sim         use the software 82599 instead of the lab VM
   --seconds N   how long pktgen runs (default 5)
   --verbose     also show the guest kernel's console
   -h, --help    show this help`;
@@ -56,11 +62,24 @@ async function main(): Promise<void> {
     options: {
       seconds: { type: "string", default: "5" },
       verbose: { type: "boolean", default: false },
+      sim: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
   });
   if (values.help) return console.log(HELP);
   const seconds = intOption("seconds", values.seconds, { min: 1, max: 3600 });
+  if (values.sim) {
+    console.log("demo: software 82599, port A cabled to port B, ixgbe driver on both");
+    const r = await runSimDemo({ seconds });
+    console.log(
+      `demo: sent ${r.sent}, received ${r.received}, checked ${r.good} intact, ${r.bad} bad, ` +
+        `missed ${r.rxMissed}, model violations ${r.violations}`,
+    );
+    if (r.received === 0 || r.bad > 0 || r.violations > 0) {
+      throw new IxyError("The software 82599 demo failed (see the lines above).");
+    }
+    return;
+  }
   console.log("demo: booting the lab VM (QEMU without KVM: ~15 s) ...");
   const result = await runInVm(guestScript(seconds), {
     nics: 2,

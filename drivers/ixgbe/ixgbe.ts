@@ -1,0 +1,672 @@
+/**
+ * The ixgbe driver for the Intel 82599 10 GbE controller (X520 cards), after
+ * ixy's `ixgbe.c`. Read {@link IxgbeDevice.attach} first: it brings the NIC up
+ * in the order of the datasheet's section 4.6 ("Software Initialization and
+ * Diagnostics"), each step citing its section of the "Intel 82599 10 GbE
+ * Controller Datasheet", rev. 3.3.
+ *
+ * Design, as in ixy: we poll and never take interrupts; each queue is a ring
+ * of 16-byte descriptors in DMA memory (section 7.1.9 / 7.2.3.3). The device
+ * owns the descriptors from head to tail, we own the rest: we move the tail
+ * (a register write, the "doorbell"), the device moves the head and marks the
+ * descriptors it finished with DD ("descriptor done"). Packets travel in
+ * buffers of our mempools, one descriptor per packet.
+ *
+ * JavaScript notes: descriptors are words of a `Uint32Array` over the ring
+ * memory, 64-bit addresses are written as two 32-bit halves (no BigInt), and
+ * the words the device writes (DD) are read with `Atomics.load` — the
+ * `volatile` of C. The packet path allocates nothing.
+ *
+ * @module
+ */
+
+import type { DeviceOptions, IxyDevice } from "../../src/device.ts";
+import type { DmaAllocator } from "../../src/memory.ts";
+import type { PciDevice } from "../../src/pci.ts";
+import type { DeviceStats } from "../../src/stats.ts";
+import { Mempool, type PktBuf } from "../../src/mempool.ts";
+import { IxyError } from "../../src/error.ts";
+import {
+  clearFlags32,
+  type RegisterSpace,
+  setFlags32,
+  sleepMicros,
+  waitForFlags32,
+} from "../../src/mmio.ts";
+import {
+  IXGBE_ADV_RX_DESC as RXD,
+  IXGBE_ADV_TX_DESC as TXD,
+  IXGBE_ADVTXD,
+  IXGBE_AUTOC,
+  IXGBE_AUTOC_BITS,
+  IXGBE_CTRL,
+  IXGBE_CTRL_EXT,
+  IXGBE_CTRL_EXT_NS_DIS,
+  IXGBE_CTRL_RST_MASK,
+  IXGBE_DCA_RXCTRL,
+  IXGBE_DCA_RXCTRL_BIT12,
+  IXGBE_DESC_SIZE,
+  IXGBE_DMATXCTL,
+  IXGBE_DMATXCTL_TE,
+  IXGBE_DTXMXSZRQ,
+  IXGBE_EEC,
+  IXGBE_EEC_ARD,
+  IXGBE_EICR,
+  IXGBE_EIMC,
+  IXGBE_FCTRL,
+  IXGBE_FCTRL_BITS,
+  IXGBE_GORCH,
+  IXGBE_GORCL,
+  IXGBE_GOTCH,
+  IXGBE_GOTCL,
+  IXGBE_GPRC,
+  IXGBE_GPTC,
+  IXGBE_HLREG0,
+  IXGBE_HLREG0_BITS,
+  IXGBE_IRQ_CLEAR_MASK,
+  IXGBE_LINKS,
+  IXGBE_LINKS_BITS,
+  IXGBE_MPC,
+  IXGBE_MTQC,
+  IXGBE_QPRDC,
+  IXGBE_RAH,
+  IXGBE_RAL,
+  IXGBE_RDBAH,
+  IXGBE_RDBAL,
+  IXGBE_RDH,
+  IXGBE_RDLEN,
+  IXGBE_RDRXCTL,
+  IXGBE_RDRXCTL_BITS,
+  IXGBE_RDT,
+  IXGBE_RTTDCS,
+  IXGBE_RTTDCS_ARBDIS,
+  IXGBE_RXCTRL,
+  IXGBE_RXCTRL_RXEN,
+  IXGBE_RXDADV_STAT,
+  IXGBE_RXDCTL,
+  IXGBE_RXDCTL_ENABLE,
+  IXGBE_RXPBSIZE,
+  IXGBE_RXPBSIZE_128KB,
+  IXGBE_SRRCTL,
+  IXGBE_SRRCTL_BITS,
+  IXGBE_TDBAH,
+  IXGBE_TDBAL,
+  IXGBE_TDH,
+  IXGBE_TDLEN,
+  IXGBE_TDT,
+  IXGBE_TXDCTL,
+  IXGBE_TXDCTL_ENABLE,
+  IXGBE_TXDCTL_THRESH,
+  IXGBE_TXPBSIZE,
+  IXGBE_TXPBSIZE_40KB,
+} from "./constants.ts";
+
+/** Default descriptors per queue (ixy's NUM_RX_QUEUE_ENTRIES / NUM_TX_QUEUE_ENTRIES). */
+const DEFAULT_RING_SIZE = 512;
+/** The 82599 has 128 queues per direction; like ixy we use at most 64. */
+const MAX_QUEUES = 64;
+/** Receive buffers per receive descriptor (the app may hold some while we refill). */
+const RX_POOL_FACTOR = 4;
+/** TX descriptors are cleaned in batches of this many (ixy's TX_CLEAN_BATCH). */
+const TX_CLEAN_BATCH = 32;
+/** The CRC the 82599 counts in GORC/GOTC (8.2.3.23) but strips / appends for us. */
+const CRC_BYTES = 4;
+/** 2^32: splits a 64-bit physical address into two u32 halves without BigInt. */
+const TWO_TO_32 = 0x1_0000_0000;
+
+/** Options of the ixgbe driver on top of the common {@link DeviceOptions}. */
+export interface IxgbeOptions extends DeviceOptions {
+  /** Descriptors per receive ring: a power of two, 8..4096 (default 512). */
+  rxRingSize?: number;
+  /** Descriptors per transmit ring: a power of two, 8..4096 (default 512). */
+  txRingSize?: number;
+  /** How long bring-up waits for the link (default 10000 ms, as ixy); not an error if it stays down. */
+  linkTimeoutMs?: number;
+}
+
+/** State of one receive queue. */
+class RxQueue {
+  /** The descriptor ring, four u32 words per descriptor. */
+  readonly desc: Uint32Array;
+  readonly size: number;
+  readonly pool: Mempool;
+  /** The buffer behind each descriptor. */
+  readonly bufs: (PktBuf | undefined)[];
+  /** Next descriptor we look at. */
+  index = 0;
+  /** True while we skip the rest of a frame that spans descriptors. */
+  discarding = false;
+
+  constructor(desc: Uint32Array, size: number, pool: Mempool) {
+    this.desc = desc;
+    this.size = size;
+    this.pool = pool;
+    this.bufs = new Array(size).fill(undefined);
+  }
+
+  /** Points descriptor `d` at `buf` (7.1.6.1 read format); this also clears DD. */
+  post(d: number, buf: PktBuf): void {
+    const w = d * 4;
+    const phys = buf.dataPhysAddr;
+    this.desc[w + RXD.PKT_ADDR_LO] = phys % TWO_TO_32;
+    this.desc[w + RXD.PKT_ADDR_HI] = Math.floor(phys / TWO_TO_32);
+    // Header address 0 (one-buffer mode); this word becomes the status on
+    // write-back, so zeroing it clears DD.
+    this.desc[w + RXD.HDR_ADDR_LO] = 0;
+    this.desc[w + RXD.HDR_ADDR_HI] = 0;
+    this.bufs[d] = buf;
+  }
+}
+
+/** State of one transmit queue. */
+class TxQueue {
+  readonly desc: Uint32Array;
+  readonly size: number;
+  readonly cleanBatch: number;
+  /** The buffer behind each descriptor in flight. */
+  readonly bufs: (PktBuf | undefined)[];
+  /** Next descriptor we fill. */
+  txIndex = 0;
+  /** Oldest descriptor not yet cleaned (its buffer not yet freed). */
+  cleanIndex = 0;
+
+  constructor(desc: Uint32Array, size: number) {
+    this.desc = desc;
+    this.size = size;
+    this.cleanBatch = Math.min(TX_CLEAN_BATCH, size >> 1);
+    this.bufs = new Array(size).fill(undefined);
+  }
+}
+
+/** An Intel 82599 NIC (or the software 82599 of tools/sim82599/). */
+export class IxgbeDevice implements IxyDevice {
+  /** Always `"ixgbe"`. */
+  readonly driverName = "ixgbe";
+  /** PCI address of the NIC (or the name of the model port). */
+  readonly pciAddress: string;
+  /** Number of receive queues set up. */
+  readonly numRxQueues: number;
+  /** Number of transmit queues set up. */
+  readonly numTxQueues: number;
+
+  #regs: RegisterSpace;
+  #dma: DmaAllocator;
+  #rx: RxQueue[] = [];
+  #tx: TxQueue[] = [];
+  #rxRingSize: number;
+  #txRingSize: number;
+  // Frames the driver dropped as malformed, since the last readStats.
+  #rxErrors = 0;
+
+  private constructor(
+    regs: RegisterSpace,
+    dma: DmaAllocator,
+    options: IxgbeOptions & {
+      name: string;
+    },
+  ) {
+    this.#regs = regs;
+    this.#dma = dma;
+    this.pciAddress = options.name;
+    this.numRxQueues = checkCount("RX queues", options.rxQueues ?? 1);
+    this.numTxQueues = checkCount("TX queues", options.txQueues ?? 1);
+    this.#rxRingSize = checkRingSize("rxRingSize", options.rxRingSize ?? DEFAULT_RING_SIZE);
+    this.#txRingSize = checkRingSize("txRingSize", options.txRingSize ?? DEFAULT_RING_SIZE);
+  }
+
+  /**
+   * Brings up the 82599 at `pci` (already unbound from the kernel, with bus
+   * mastering enabled): maps BAR0 and calls {@link attach}.
+   */
+  static init(pci: PciDevice, dma: DmaAllocator, options: IxgbeOptions = {}): IxgbeDevice {
+    return IxgbeDevice.attach(pci.mapMemoryBar(0), dma, { ...options, name: pci.address });
+  }
+
+  /**
+   * Brings up an 82599 reached through `regs` (its BAR0, or a model's), with
+   * rings and buffers from `dma`. The order is ixy's `reset_and_init`, which
+   * follows datasheet section 4.6.3 "Initialization Sequence".
+   */
+  static attach(
+    regs: RegisterSpace,
+    dma: DmaAllocator,
+    options: IxgbeOptions & { name: string },
+  ): IxgbeDevice {
+    const dev = new IxgbeDevice(regs, dma, options);
+    dev.#resetAndInit(options.linkTimeoutMs ?? 10_000);
+    return dev;
+  }
+
+  #resetAndInit(linkTimeoutMs: number): void {
+    const regs = this.#regs;
+    // 4.6.3.1 "Interrupts During Initialization": mask all interrupts first...
+    this.#disableInterrupts();
+    // 4.6.3.2 "Global Reset and General Configuration": a global reset
+    // (CTRL.RST, with CTRL.LRST for the link) resets the whole function. Both
+    // bits clear themselves when the reset is done; then wait 10 ms as ixy.
+    setFlags32(regs, IXGBE_CTRL, IXGBE_CTRL_RST_MASK);
+    waitForFlags32(regs, IXGBE_CTRL, IXGBE_CTRL_RST_MASK, false, {
+      what: `${this.pciAddress}: end of global reset (CTRL.RST)`,
+    });
+    sleepMicros(10_000);
+    // ...and again after the reset, which unmasked them (4.6.3.1).
+    this.#disableInterrupts();
+
+    // 4.6.3: wait for the EEPROM auto-read (EEC.ARD, 8.2.3.2.1) — it loads the
+    // MAC address into RAL/RAH(0) — and for DMA init (RDRXCTL.DMAIDONE, 8.2.3.8.8).
+    waitForFlags32(regs, IXGBE_EEC, IXGBE_EEC_ARD, true, {
+      what: `${this.pciAddress}: EEPROM auto-read done (EEC.ARD)`,
+    });
+    waitForFlags32(regs, IXGBE_RDRXCTL, IXGBE_RDRXCTL_BITS.DMAIDONE, true, {
+      what: `${this.pciAddress}: DMA initialisation done (RDRXCTL.DMAIDONE)`,
+    });
+
+    // 4.6.4 "Link Setup": 10 GbE serial link mode (AUTOC.LMS, 8.2.3.22.19),
+    // XAUI PMA/PMD, then restart auto-negotiation. We wait for the link at the
+    // very end, as ixy does, so the rest of the setup overlaps it.
+    const autoc = regs.read32(IXGBE_AUTOC);
+    regs.write32(
+      IXGBE_AUTOC,
+      ((autoc & ~IXGBE_AUTOC_BITS.LMS_MASK & ~IXGBE_AUTOC_BITS.PMA_PMD_10G_MASK) |
+        IXGBE_AUTOC_BITS.LMS_10G_SERIAL | IXGBE_AUTOC_BITS.PMA_PMD_10G_XAUI) >>> 0,
+    );
+    setFlags32(regs, IXGBE_AUTOC, IXGBE_AUTOC_BITS.AN_RESTART);
+
+    // 4.6.5 "Initialization of Statistics": the counters clear on read, so
+    // reading them once starts them from zero.
+    this.#readCounters();
+
+    this.#initRx();
+    this.#initTx();
+    // 4.6.7 / 4.6.8 last steps: enable the queues once everything else is set.
+    for (let i = 0; i < this.numRxQueues; i++) this.#startRxQueue(i);
+    for (let i = 0; i < this.numTxQueues; i++) this.#startTxQueue(i);
+
+    // Promiscuous by default (as ixy): makes testing less surprising.
+    this.setPromisc(true);
+    this.#waitForLink(linkTimeoutMs);
+  }
+
+  /** Masks every interrupt cause (EIMC, 8.2.3.5.4) and clears pending ones (EICR reads clear, 8.2.3.5.1). */
+  #disableInterrupts(): void {
+    this.#regs.write32(IXGBE_EIMC, IXGBE_IRQ_CLEAR_MASK);
+    this.#regs.read32(IXGBE_EICR);
+  }
+
+  /** 4.6.7 "Receive Initialization", for our simple case: no RSS, DCB or virtualisation. */
+  #initRx(): void {
+    const regs = this.#regs;
+    // Receive stays off while we configure it (RXCTRL.RXEN, 8.2.3.8.10).
+    clearFlags32(regs, IXGBE_RXCTRL, IXGBE_RXCTRL_RXEN);
+    // One traffic class: all of the packet buffer to PB0 (RXPBSIZE, 8.2.3.8.9);
+    // 128 KB as ixy (4.6.11.3.4 lists the sizes without DCB).
+    regs.write32(IXGBE_RXPBSIZE(0), IXGBE_RXPBSIZE_128KB);
+    for (let i = 1; i < 8; i++) regs.write32(IXGBE_RXPBSIZE(i), 0);
+    // Strip the CRC: HLREG0.RXCRCSTRP (8.2.3.22.8) and RDRXCTL.CRCSTRIP
+    // (8.2.3.8.8) must agree.
+    setFlags32(regs, IXGBE_HLREG0, IXGBE_HLREG0_BITS.RXCRCSTRP);
+    setFlags32(regs, IXGBE_RDRXCTL, IXGBE_RDRXCTL_BITS.CRCSTRIP);
+    // Accept broadcast frames (FCTRL.BAM, 8.2.3.7.1).
+    setFlags32(regs, IXGBE_FCTRL, IXGBE_FCTRL_BITS.BAM);
+
+    for (let i = 0; i < this.numRxQueues; i++) {
+      // SRRCTL (8.2.3.8.7): advanced descriptors, one buffer per packet
+      // (BSIZEPACKET keeps its 2 KB reset value); DROP_EN drops a frame when
+      // this queue has no descriptor, instead of filling the shared packet
+      // buffer and stalling every queue (counted in QPRDC).
+      const srrctl = regs.read32(IXGBE_SRRCTL(i));
+      regs.write32(
+        IXGBE_SRRCTL(i),
+        ((srrctl & ~IXGBE_SRRCTL_BITS.DESCTYPE_MASK) | IXGBE_SRRCTL_BITS.DESCTYPE_ADV_ONEBUF |
+          IXGBE_SRRCTL_BITS.DROP_EN) >>> 0,
+      );
+      // The descriptor ring (7.1.9): base (RDBAL/RDBAH, 8.2.3.8.1-2, 128-byte
+      // aligned — a fresh DMA block is), length in bytes (RDLEN, 8.2.3.8.3).
+      const bytes = this.#rxRingSize * IXGBE_DESC_SIZE;
+      const mem = this.#dma.allocate(bytes, { contiguous: true });
+      const desc = new Uint32Array(mem.buffer, 0, bytes / 4);
+      // Snabb's trick (ixy does it too): all ones until we fill the ring, so
+      // a device that starts too early DMAs to an impossible address.
+      desc.fill(0xffffffff);
+      const phys = mem.physAddr(0);
+      regs.write32(IXGBE_RDBAL(i), phys % TWO_TO_32);
+      regs.write32(IXGBE_RDBAH(i), Math.floor(phys / TWO_TO_32));
+      regs.write32(IXGBE_RDLEN(i), bytes);
+      // Empty ring for now: head = tail = 0 (RDH/RDT, 8.2.3.8.4-5).
+      regs.write32(IXGBE_RDH(i), 0);
+      regs.write32(IXGBE_RDT(i), 0);
+      // ixy's pool size: enough for the ring and a batch held by the app.
+      const pool = Mempool.create(this.#dma, { numEntries: this.#rxRingSize * RX_POOL_FACTOR });
+      this.#rx.push(new RxQueue(desc, this.#rxRingSize, pool));
+    }
+
+    // The last sentence of 4.6.7: set CTRL_EXT.NS_DIS (8.2.3.1.3) and clear
+    // bit 12 of DCA_RXCTRL (8.2.3.11.1), reserved but 1 after reset.
+    setFlags32(regs, IXGBE_CTRL_EXT, IXGBE_CTRL_EXT_NS_DIS);
+    for (let i = 0; i < this.numRxQueues; i++) {
+      clearFlags32(regs, IXGBE_DCA_RXCTRL(i), IXGBE_DCA_RXCTRL_BIT12);
+    }
+    // Receive on (RXCTRL.RXEN). The queues start later (#startRxQueue).
+    setFlags32(regs, IXGBE_RXCTRL, IXGBE_RXCTRL_RXEN);
+  }
+
+  /** 4.6.8 "Transmit Initialization" (no DCB, no virtualisation). */
+  #initTx(): void {
+    const regs = this.#regs;
+    // Append the CRC and pad short frames (HLREG0, 8.2.3.22.8).
+    setFlags32(regs, IXGBE_HLREG0, IXGBE_HLREG0_BITS.TXCRCEN | IXGBE_HLREG0_BITS.TXPADEN);
+    // 4.6.8: the descriptor arbiter is off (RTTDCS.ARBDIS, 8.2.3.10.2) while
+    // the packet buffers (TXPBSIZE, 8.2.3.9.13; 40 KB in PB0 as ixy, see
+    // 4.6.11.3.4), DTXMXSZRQ (8.2.3.9.1; "required when not using DCB") and
+    // MTQC (8.2.3.9.15; 0 = one pool, no DCB) change.
+    setFlags32(regs, IXGBE_RTTDCS, IXGBE_RTTDCS_ARBDIS);
+    regs.write32(IXGBE_TXPBSIZE(0), IXGBE_TXPBSIZE_40KB);
+    for (let i = 1; i < 8; i++) regs.write32(IXGBE_TXPBSIZE(i), 0);
+    regs.write32(IXGBE_DTXMXSZRQ, 0xffff);
+    regs.write32(IXGBE_MTQC, 0);
+    clearFlags32(regs, IXGBE_RTTDCS, IXGBE_RTTDCS_ARBDIS);
+
+    const T = IXGBE_TXDCTL_THRESH;
+    for (let i = 0; i < this.numTxQueues; i++) {
+      // The ring (7.2.3.3): TDBAL/TDBAH/TDLEN (8.2.3.9.5-7).
+      const bytes = this.#txRingSize * IXGBE_DESC_SIZE;
+      const mem = this.#dma.allocate(bytes, { contiguous: true });
+      const desc = new Uint32Array(mem.buffer, 0, bytes / 4);
+      desc.fill(0xffffffff);
+      const phys = mem.physAddr(0);
+      regs.write32(IXGBE_TDBAL(i), phys % TWO_TO_32);
+      regs.write32(IXGBE_TDBAH(i), Math.floor(phys / TWO_TO_32));
+      regs.write32(IXGBE_TDLEN(i), bytes);
+      // Descriptor prefetch / host / write-back thresholds (TXDCTL, 8.2.3.9.10;
+      // see 7.2.3.4.1 and 7.2.3.5): DPDK's 36 / 8 / 4, as ixy.
+      let txdctl = regs.read32(IXGBE_TXDCTL(i));
+      txdctl &= ~((T.FIELD_MASK << T.PTHRESH_SHIFT) | (T.FIELD_MASK << T.HTHRESH_SHIFT) |
+        (T.FIELD_MASK << T.WTHRESH_SHIFT));
+      txdctl |= (36 << T.PTHRESH_SHIFT) | (8 << T.HTHRESH_SHIFT) | (4 << T.WTHRESH_SHIFT);
+      regs.write32(IXGBE_TXDCTL(i), txdctl >>> 0);
+      this.#tx.push(new TxQueue(desc, this.#txRingSize));
+    }
+    // Last step: transmit DMA on (DMATXCTL.TE, 8.2.3.9.2).
+    regs.write32(IXGBE_DMATXCTL, IXGBE_DMATXCTL_TE);
+  }
+
+  /**
+   * Fills receive queue `i` with buffers and enables it (4.6.7, last steps,
+   * and 4.6.7.1 "Dynamic Enabling and Disabling of Receive Queues").
+   */
+  #startRxQueue(i: number): void {
+    const q = this.#rx[i];
+    for (let d = 0; d < q.size; d++) {
+      const buf = q.pool.alloc();
+      if (buf === undefined) throw new IxyError(`${this.pciAddress}: RX mempool too small.`);
+      q.post(d, buf);
+    }
+    // RXDCTL.ENABLE (8.2.3.8.6) reads back 1 once the queue runs.
+    setFlags32(this.#regs, IXGBE_RXDCTL(i), IXGBE_RXDCTL_ENABLE);
+    waitForFlags32(this.#regs, IXGBE_RXDCTL(i), IXGBE_RXDCTL_ENABLE, true, {
+      what: `${this.pciAddress}: RX queue ${i} enable (RXDCTL.ENABLE)`,
+    });
+    // Hand the device all descriptors but one: RDT = size - 1. (RDH = RDT
+    // would mean "no descriptor for the device", so one always stays ours.)
+    // RDH is still 0 from #initRx.
+    this.#regs.write32(IXGBE_RDT(i), q.size - 1);
+  }
+
+  /** Enables transmit queue `i` (4.6.8, 4.6.8.1): empty ring, TXDCTL.ENABLE, wait. */
+  #startTxQueue(i: number): void {
+    this.#regs.write32(IXGBE_TDH(i), 0);
+    this.#regs.write32(IXGBE_TDT(i), 0);
+    setFlags32(this.#regs, IXGBE_TXDCTL(i), IXGBE_TXDCTL_ENABLE);
+    waitForFlags32(this.#regs, IXGBE_TXDCTL(i), IXGBE_TXDCTL_ENABLE, true, {
+      what: `${this.pciAddress}: TX queue ${i} enable (TXDCTL.ENABLE)`,
+    });
+  }
+
+  /** Polls LINKS every 10 ms until the link is up or `timeoutMs` passed (as ixy: not fatal). */
+  #waitForLink(timeoutMs: number): void {
+    const deadline = performance.now() + timeoutMs;
+    while (this.getLinkSpeed() === 0 && performance.now() < deadline) sleepMicros(10_000);
+  }
+
+  /**
+   * Receives up to `count` packets from queue `queueId` (7.1: the device
+   * writes a frame into the buffer of the descriptor at RDH and writes the
+   * descriptor back with length, DD and EOP). Each descriptor we take gets a
+   * fresh buffer at once; then one RDT write returns them all to the device.
+   *
+   * Descriptors the device wrote back wrongly — a frame spread over several
+   * descriptors (no EOP; we configured one buffer per frame) or a length of 0
+   * or beyond the buffer — are dropped and counted in `rxErrors`; their
+   * buffers go back to the pool.
+   */
+  rxBatch(queueId: number, bufs: PktBuf[], count: number): number {
+    const q = this.#rx[queueId];
+    if (q === undefined) throw this.#badQueue("RX", queueId, this.numRxQueues);
+    const desc = q.desc;
+    const mask = q.size - 1;
+    let index = q.index;
+    let last = -1;
+    let n = 0;
+    while (n < count) {
+      const w = index * 4;
+      // Volatile read: the device writes this word last (7.1.6.2).
+      const status = Atomics.load(desc, w + RXD.WB_STATUS_ERROR);
+      if ((status & IXGBE_RXDADV_STAT.DD) === 0) break;
+      const fresh = q.pool.alloc();
+      if (fresh === undefined) break; // the app holds every buffer: retry next call
+      const buf = q.bufs[index]!;
+      const length = desc[w + RXD.WB_LENGTH] & 0xffff;
+      q.post(index, fresh);
+      last = index;
+      index = (index + 1) & mask;
+      const eop = (status & IXGBE_RXDADV_STAT.EOP) !== 0;
+      if (q.discarding || !eop || length === 0 || length > buf.data.length) {
+        // Drop: the tail of a multi-descriptor frame, its head, or a bad length.
+        if (!q.discarding) this.#rxErrors++;
+        q.discarding = !eop;
+        q.pool.free(buf);
+        continue;
+      }
+      buf.size = length;
+      bufs[n++] = buf;
+    }
+    if (last >= 0) {
+      // 7.1.9: the device may use descriptors up to RDT - 1; `last` is the
+      // last one we refilled, so it stays ours until the next call.
+      this.#regs.write32(IXGBE_RDT(queueId), last);
+      q.index = index;
+    }
+    return n;
+  }
+
+  /**
+   * Sends `bufs[0..count)` on queue `queueId` (7.2): first frees the buffers
+   * of descriptors the device has finished (checking DD on the last of each
+   * batch of 32, as ixy), then writes one advanced data descriptor per packet
+   * (7.2.3.2.4) and moves the tail once (TDT, 8.2.3.9.9).
+   */
+  txBatch(queueId: number, bufs: PktBuf[], count: number): number {
+    const q = this.#tx[queueId];
+    if (q === undefined) throw this.#badQueue("TX", queueId, this.numTxQueues);
+    this.#cleanTx(q, q.cleanBatch);
+    const desc = q.desc;
+    const mask = q.size - 1;
+    let n = 0;
+    while (n < count) {
+      const next = (q.txIndex + 1) & mask;
+      if (next === q.cleanIndex) break; // ring full
+      const buf = bufs[n];
+      const size = buf.size;
+      if (size < 1 || size > buf.data.length) {
+        throw new IxyError(
+          `${this.pciAddress}: cannot send a ${size}-byte packet: sizes are 1..${buf.data.length}. ` +
+            `Set buf.size before txBatch.`,
+        );
+      }
+      const w = q.txIndex * 4;
+      const phys = buf.dataPhysAddr;
+      desc[w + TXD.BUFFER_ADDR_LO] = phys % TWO_TO_32;
+      desc[w + TXD.BUFFER_ADDR_HI] = Math.floor(phys / TWO_TO_32);
+      // One buffer = the whole frame: EOP; RS for a DD write-back; IFCS so
+      // the device appends the CRC; DEXT + DTYP_DATA = advanced data descriptor.
+      desc[w + TXD.CMD_TYPE_LEN] = IXGBE_ADVTXD.DCMD_EOP | IXGBE_ADVTXD.DCMD_RS |
+        IXGBE_ADVTXD.DCMD_IFCS | IXGBE_ADVTXD.DCMD_DEXT | IXGBE_ADVTXD.DTYP_DATA | size;
+      // PAYLEN: the whole frame (no segmentation offload).
+      desc[w + TXD.OLINFO_STATUS] = size << IXGBE_ADVTXD.PAYLEN_SHIFT;
+      q.bufs[q.txIndex] = buf;
+      q.txIndex = next;
+      n++;
+    }
+    if (n > 0) this.#regs.write32(IXGBE_TDT(queueId), q.txIndex);
+    return n;
+  }
+
+  /**
+   * Frees sent buffers, `batch` descriptors at a time: if the last descriptor
+   * of a batch has DD, the device is done with the whole batch (it processes
+   * descriptors in order, 7.2.3.3).
+   */
+  #cleanTx(q: TxQueue, batch: number): void {
+    const mask = q.size - 1;
+    for (;;) {
+      const cleanable = (q.txIndex - q.cleanIndex) & mask;
+      if (cleanable < batch || cleanable === 0) return;
+      const lastOfBatch = (q.cleanIndex + batch - 1) & mask;
+      const status = Atomics.load(q.desc, lastOfBatch * 4 + TXD.WB_STATUS);
+      if ((status & IXGBE_ADVTXD.STAT_DD) === 0) return;
+      for (let i = q.cleanIndex;; i = (i + 1) & mask) {
+        const buf = q.bufs[i]!;
+        q.bufs[i] = undefined;
+        buf.pool.free(buf);
+        if (i === lastOfBatch) break;
+      }
+      q.cleanIndex = (lastOfBatch + 1) & mask;
+    }
+  }
+
+  /**
+   * Adds the device's counters (8.2.3.23, all clear on read) to `stats`.
+   * GORC/GOTC count the 4-byte CRC of each frame; we subtract it, so the byte
+   * counts match the frames the application sent and received. `rxMissed`
+   * sums MPC (packet buffer full) and QPRDC (no free descriptor with
+   * SRRCTL.DROP_EN) of our queues; `rxErrors` are the frames we dropped.
+   */
+  readStats(stats: DeviceStats): void {
+    const c = this.#readCounters();
+    stats.rxPackets += c.rxPackets;
+    stats.txPackets += c.txPackets;
+    stats.rxBytes += c.rxBytes - CRC_BYTES * c.rxPackets;
+    stats.txBytes += c.txBytes - CRC_BYTES * c.txPackets;
+    stats.rxMissed += c.rxMissed;
+    stats.rxErrors += this.#rxErrors;
+    this.#rxErrors = 0;
+  }
+
+  /** Reads (and so clears) the hardware counters. */
+  #readCounters(): {
+    rxPackets: number;
+    txPackets: number;
+    rxBytes: number;
+    txBytes: number;
+    rxMissed: number;
+  } {
+    const r = this.#regs;
+    const rxPackets = r.read32(IXGBE_GPRC);
+    const txPackets = r.read32(IXGBE_GPTC);
+    // Low half first: 8.2.3.23.27 — the pair is 36 bits wide.
+    const rxBytes = r.read32(IXGBE_GORCL) + r.read32(IXGBE_GORCH) * TWO_TO_32;
+    const txBytes = r.read32(IXGBE_GOTCL) + r.read32(IXGBE_GOTCH) * TWO_TO_32;
+    let rxMissed = 0;
+    for (let i = 0; i < 8; i++) rxMissed += r.read32(IXGBE_MPC(i));
+    for (let i = 0; i < Math.min(16, this.numRxQueues); i++) rxMissed += r.read32(IXGBE_QPRDC(i));
+    return { rxPackets, txPackets, rxBytes, txBytes, rxMissed };
+  }
+
+  /** Unicast and multicast promiscuous mode (FCTRL.UPE / MPE, 8.2.3.7.1). */
+  setPromisc(enabled: boolean): void {
+    const bits = IXGBE_FCTRL_BITS.UPE | IXGBE_FCTRL_BITS.MPE;
+    if (enabled) setFlags32(this.#regs, IXGBE_FCTRL, bits);
+    else clearFlags32(this.#regs, IXGBE_FCTRL, bits);
+  }
+
+  /** Link speed from LINKS (8.2.3.22.20): 100, 1000 or 10000 Mbit/s, 0 while down. */
+  getLinkSpeed(): number {
+    const links = this.#regs.read32(IXGBE_LINKS);
+    if ((links & IXGBE_LINKS_BITS.UP) === 0) return 0;
+    switch ((links & IXGBE_LINKS_BITS.SPEED_82599) >>> 0) {
+      case IXGBE_LINKS_BITS.SPEED_100_82599:
+        return 100;
+      case IXGBE_LINKS_BITS.SPEED_1G_82599:
+        return 1000;
+      case IXGBE_LINKS_BITS.SPEED_10G_82599:
+        return 10000;
+      default:
+        return 0;
+    }
+  }
+
+  /** The MAC address in receive address filter 0 (RAL/RAH(0), 8.2.3.7.9-10), loaded from the EEPROM. */
+  getMacAddress(): Uint8Array {
+    const lo = this.#regs.read32(IXGBE_RAL(0));
+    const hi = this.#regs.read32(IXGBE_RAH(0));
+    return Uint8Array.of(
+      lo & 0xff,
+      (lo >>> 8) & 0xff,
+      (lo >>> 16) & 0xff,
+      lo >>> 24,
+      hi & 0xff,
+      (hi >>> 8) & 0xff,
+    );
+  }
+
+  /**
+   * Waits up to 100 ms until the device has fetched every queued TX
+   * descriptor (TDH = TDT), frees the sent buffers, and resets the device
+   * (4.6.3.2), which stops all its DMA into our memory.
+   */
+  close(): void {
+    const deadline = performance.now() + 100;
+    for (let i = 0; i < this.numTxQueues; i++) {
+      const q = this.#tx[i];
+      while (
+        this.#regs.read32(IXGBE_TDH(i)) !== q.txIndex && performance.now() < deadline
+      ) sleepMicros(100);
+      this.#cleanTx(q, 1);
+    }
+    setFlags32(this.#regs, IXGBE_CTRL, IXGBE_CTRL_RST_MASK);
+    waitForFlags32(this.#regs, IXGBE_CTRL, IXGBE_CTRL_RST_MASK, false, {
+      what: `${this.pciAddress}: end of reset on close (CTRL.RST)`,
+    });
+  }
+
+  /** The receive mempool of queue `queueId` (for tests and statistics). */
+  rxMempool(queueId: number): Mempool {
+    const q = this.#rx[queueId];
+    if (q === undefined) throw this.#badQueue("RX", queueId, this.numRxQueues);
+    return q.pool;
+  }
+
+  #badQueue(dir: string, queueId: number, have: number): IxyError {
+    return new IxyError(
+      `${this.pciAddress}: no ${dir} queue ${queueId}: the device was set up with ${have} ` +
+        `(queues 0..${have - 1}). Pass ${dir.toLowerCase()}Queues to init.`,
+    );
+  }
+}
+
+function checkCount(what: string, n: number): number {
+  if (!Number.isInteger(n) || n < 1 || n > MAX_QUEUES) {
+    throw new IxyError(`Cannot set up ${n} ${what} on an 82599: use 1..${MAX_QUEUES}.`);
+  }
+  return n;
+}
+
+function checkRingSize(what: string, n: number): number {
+  if (!Number.isInteger(n) || n < 8 || n > 4096 || (n & (n - 1)) !== 0) {
+    throw new IxyError(
+      `Invalid ${what} ${n}: the ring size must be a power of two from 8 to 4096 ` +
+        `(RDLEN/TDLEN must be a multiple of 128 bytes, 8.2.3.8.3).`,
+    );
+  }
+  return n;
+}

@@ -1,0 +1,109 @@
+/**
+ * The driver side of a model port's BAR0: a {@link RegisterSpace} whose
+ * accesses become requests in a shared ring that the device worker consumes
+ * in order (protocol.ts). Writes are posted; reads block until the device
+ * answers (Atomics.wait), after all earlier writes took effect.
+ *
+ * @module
+ */
+
+import type { RegisterSpace } from "../../src/mmio.ts";
+import { IxyError } from "../../src/error.ts";
+import { CTRL, ENTRY_WORDS, OP, RING, RING_CAPACITY } from "./protocol.ts";
+
+/** How long a read waits for the device before giving up. */
+const ANSWER_TIMEOUT_MS = 5000;
+
+/** BAR0 of one model port, as the driver sees it. */
+export class SimBar implements RegisterSpace {
+  /** The port's name (for error messages). */
+  readonly name: string;
+  #ring: Int32Array;
+  #ctrl: Int32Array;
+  #seq = 0;
+
+  /** Wraps a port's request ring and the shared control array. */
+  constructor(name: string, shared: { ring: SharedArrayBuffer; ctrl: SharedArrayBuffer }) {
+    this.name = name;
+    this.#ring = new Int32Array(shared.ring);
+    this.#ctrl = new Int32Array(shared.ctrl);
+  }
+
+  /** Posts a register read and waits for the device's answer. */
+  read32(offset: number): number {
+    return this.request(OP.READ, { a: offset }) >>> 0;
+  }
+
+  /** Posts a register write (does not wait, like a PCIe posted write). */
+  write32(offset: number, value: number): void {
+    const e = this.#reserve();
+    this.#ring[e] = OP.WRITE;
+    this.#ring[e + 1] = offset;
+    this.#ring[e + 2] = value | 0;
+    this.#ring[e + 3] = 0;
+    this.#publish();
+  }
+
+  /**
+   * Posts request `op` (protocol.ts `OP`) with arguments `a`, `b` and waits
+   * for the answer (up to `timeoutMs`); used for reads and the test hooks.
+   */
+  request(op: number, args: { a?: number; b?: number; timeoutMs?: number } = {}): number {
+    this.#seq = (this.#seq + 1) | 0;
+    if (this.#seq === 0) this.#seq = 1;
+    const seq = this.#seq;
+    const a = args.a ?? 0;
+    const timeoutMs = args.timeoutMs ?? ANSWER_TIMEOUT_MS;
+    const e = this.#reserve();
+    this.#ring[e] = op;
+    this.#ring[e + 1] = a;
+    this.#ring[e + 2] = (args.b ?? 0) | 0;
+    this.#ring[e + 3] = seq;
+    this.#publish();
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      const got = Atomics.load(this.#ring, RING.REPLY_SEQ);
+      if (got === seq) return Atomics.load(this.#ring, RING.REPLY_VALUE);
+      this.#checkRunning();
+      if (performance.now() > deadline) {
+        throw new IxyError(
+          `Software 82599 port ${this.name} did not answer a request (op ${op}, 0x${
+            a.toString(16)
+          }) within ${timeoutMs} ms: its worker is stuck or crashed. See the worker's error above.`,
+        );
+      }
+      Atomics.wait(this.#ring, RING.REPLY_SEQ, got, 20);
+    }
+  }
+
+  /** Waits for a free ring entry and returns its first word index (fill it, then publish). */
+  #reserve(): number {
+    const ring = this.#ring;
+    const head = Atomics.load(ring, RING.HEAD);
+    // Ring full: wait for the device to consume (it notifies TAIL).
+    for (;;) {
+      const tail = Atomics.load(ring, RING.TAIL);
+      if (((head - tail) | 0) < RING_CAPACITY) break;
+      this.#checkRunning();
+      Atomics.wait(ring, RING.TAIL, tail, 20);
+    }
+    return RING.ENTRIES + (head & (RING_CAPACITY - 1)) * ENTRY_WORDS;
+  }
+
+  /** Publishes the reserved entry and rings the doorbell. */
+  #publish(): void {
+    // Publishing HEAD with a sequentially consistent store orders the entry
+    // (and any descriptor we wrote before) before the device's reads.
+    Atomics.store(this.#ring, RING.HEAD, (Atomics.load(this.#ring, RING.HEAD) + 1) | 0);
+    Atomics.add(this.#ctrl, CTRL.DOORBELL, 1);
+    Atomics.notify(this.#ctrl, CTRL.DOORBELL);
+  }
+
+  #checkRunning(): void {
+    if (Atomics.load(this.#ctrl, CTRL.STOP) !== 0) {
+      throw new IxyError(
+        `Software 82599 port ${this.name} is stopped: no register access after sim.stop().`,
+      );
+    }
+  }
+}
