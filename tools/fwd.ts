@@ -47,7 +47,8 @@ function forward(rx: IxyDevice, tx: IxyDevice, bufs: PktBuf[], batch: number): n
   for (let i = 0; i < n; i++) {
     // Touch the frame: read and write one byte (brings it into the cache).
     const data = bufs[i].data;
-    data[1] = data[1];
+    const byte = data[1];
+    data[1] = byte; // unlike ixy we write back the same value: the frame must stay intact
   }
   const sent = tx.txBatch(0, bufs, n);
   // The TX ring was full: these frames are dropped (counted, never silent).
