@@ -1,0 +1,277 @@
+/**
+ * Everything the lab VM needs from the host machine: where its cache lives,
+ * which programs it runs (QEMU, busybox, cpio, kmod, apt) and how to run them.
+ *
+ * The lab VM never changes the host's own system (no /boot, no /lib/modules):
+ * all it keeps is under `$XDG_CACHE_HOME/ixy-ts` (default `~/.cache/ixy-ts`).
+ *
+ * @module
+ */
+
+import { VmError } from "./errors.ts";
+
+/** The Debian packages that provide the host programs the lab VM uses. */
+export const HOST_PACKAGES: readonly string[] = [
+  "qemu-system-x86",
+  "busybox-static",
+  "cpio",
+  "kmod",
+];
+
+/** The one command a person should run to get every host program the lab VM needs. */
+export const INSTALL_HINT: string = `apt-get install --no-install-recommends ${
+  HOST_PACKAGES.join(" ")
+}`;
+
+/** Absolute paths of the host programs the lab VM uses. */
+export interface HostTools {
+  /** QEMU's PC emulator, `qemu-system-x86_64`. */
+  readonly qemu: string;
+  /** A statically linked busybox (it has to run inside the initramfs, with no libc there). */
+  readonly busybox: string;
+  /** GNU cpio, to pack the initramfs. */
+  readonly cpio: string;
+  /** kmod's `modprobe`, to list the modules the initramfs must load, in order. */
+  readonly modprobe: string;
+  /** kmod's `depmod`, to index the modules of the downloaded kernel. */
+  readonly depmod: string;
+}
+
+/** Directories searched for programs besides `$PATH` (sbin is often missing for non-root). */
+const EXTRA_BIN_DIRS = [
+  "/usr/local/sbin",
+  "/usr/local/bin",
+  "/usr/sbin",
+  "/usr/bin",
+  "/sbin",
+  "/bin",
+];
+
+/**
+ * The lab VM's cache directory: `$XDG_CACHE_HOME/ixy-ts`, or `~/.cache/ixy-ts`.
+ *
+ * @returns an absolute path (it may not exist yet)
+ */
+export function cacheRoot(): string {
+  const xdg = Deno.env.get("XDG_CACHE_HOME");
+  if (xdg && xdg.startsWith("/")) return `${xdg}/ixy-ts`;
+  const home = Deno.env.get("HOME");
+  if (!home) {
+    throw new VmError(
+      "Cannot find a cache directory for the lab VM: neither XDG_CACHE_HOME nor HOME is set. " +
+        "Set one of them, e.g. export XDG_CACHE_HOME=$PWD/.cache",
+    );
+  }
+  return `${home}/.cache/ixy-ts`;
+}
+
+/** @returns true when this process runs as root (uid 0). */
+export function isRoot(): boolean {
+  return Deno.uid() === 0;
+}
+
+/**
+ * Looks a program up in `$PATH` and the usual sbin/bin directories.
+ *
+ * @param name program name, e.g. `"cpio"`
+ * @returns its absolute path, or undefined if there is no executable file of that name
+ */
+export function findExecutable(name: string): string | undefined {
+  const pathDirs = (Deno.env.get("PATH") ?? "").split(":").filter((d) => d.startsWith("/"));
+  for (const dir of [...pathDirs, ...EXTRA_BIN_DIRS]) {
+    const candidate = `${dir}/${name}`;
+    try {
+      const info = Deno.statSync(candidate);
+      if (info.isFile && ((info.mode ?? 0o755) & 0o111) !== 0) return candidate;
+    } catch {
+      // not there: try the next directory
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Tells whether an ELF executable is statically linked, i.e. has no `PT_INTERP`
+ * program header (the header that names the dynamic loader, ld-linux.so).
+ *
+ * @param elf the first bytes of the file (the ELF and program headers; 64 KiB is plenty)
+ * @returns true for a static 64-bit little-endian ELF, false otherwise
+ */
+export function isStaticElf(elf: Uint8Array): boolean {
+  const isElf = elf[0] === 0x7f && elf[1] === 0x45 && elf[2] === 0x4c && elf[3] === 0x46;
+  // EI_CLASS 2 = 64-bit, EI_DATA 1 = little-endian: what x86-64 uses.
+  if (elf.length < 64 || !isElf || elf[4] !== 2 || elf[5] !== 1) return false;
+  const view = new DataView(elf.buffer, elf.byteOffset, elf.byteLength);
+  const phoff = Number(view.getBigUint64(0x20, true)); // where the program headers start
+  const phentsize = view.getUint16(0x36, true); // size of one program header
+  const phnum = view.getUint16(0x38, true); // how many there are
+  const PT_INTERP = 3;
+  for (let i = 0; i < phnum; i++) {
+    const at = phoff + i * phentsize;
+    if (at + 4 > elf.length) return false; // headers beyond what we read: be conservative
+    if (view.getUint32(at, true) === PT_INTERP) return false;
+  }
+  return true;
+}
+
+/** Where Debian's packages put busybox. */
+const BUSYBOX_PATHS = ["/bin/busybox", "/usr/bin/busybox"];
+
+/** @returns the path of a statically linked busybox, or undefined if there is none */
+function findStaticBusybox(): string | undefined {
+  for (const path of BUSYBOX_PATHS) {
+    try {
+      const file = Deno.openSync(path);
+      try {
+        const head = new Uint8Array(65536);
+        const n = file.readSync(head) ?? 0;
+        if (isStaticElf(head.subarray(0, n))) return path;
+      } finally {
+        file.close();
+      }
+    } catch {
+      // missing or unreadable: try the next one
+    }
+  }
+  return undefined;
+}
+
+/** Result of {@link runTool}. */
+export interface ToolOutput {
+  /** Everything the program wrote to stdout, as text. */
+  readonly stdout: string;
+  /** Everything the program wrote to stdout, as bytes (for binary output). */
+  readonly stdoutBytes: Uint8Array;
+  /** Everything the program wrote to stderr, as text. */
+  readonly stderr: string;
+}
+
+/** Options of {@link runTool}. */
+export interface RunToolOptions {
+  /** Working directory of the program. */
+  readonly cwd?: string;
+  /** Extra environment variables. */
+  readonly env?: Record<string, string>;
+  /** Bytes to write to the program's stdin. */
+  readonly stdin?: Uint8Array;
+  /** What we were trying to do, for the error message ("download the kernel"). */
+  readonly purpose: string;
+}
+
+/**
+ * Runs a host program to completion and returns its output; fails with a
+ * {@link VmError} that quotes the program's stderr when it exits non-zero.
+ *
+ * @param program absolute path or name of the program
+ * @param args its arguments
+ * @param options working directory, environment, stdin and purpose
+ * @returns the program's stdout and stderr
+ */
+export async function runTool(
+  program: string,
+  args: readonly string[],
+  options: RunToolOptions,
+): Promise<ToolOutput> {
+  const command = new Deno.Command(program, {
+    args: [...args],
+    cwd: options.cwd,
+    env: options.env,
+    stdin: options.stdin ? "piped" : "null",
+    stdout: "piped",
+    stderr: "piped",
+  });
+  let child: Deno.ChildProcess;
+  try {
+    child = command.spawn();
+  } catch (error) {
+    throw new VmError(
+      `Cannot ${options.purpose}: could not start ${program} (${errorText(error)}).`,
+    );
+  }
+  if (options.stdin) {
+    const writer = child.stdin.getWriter();
+    await writer.write(options.stdin);
+    await writer.close();
+  }
+  const result = await child.output();
+  const decoder = new TextDecoder();
+  const stdout = decoder.decode(result.stdout);
+  const stderr = decoder.decode(result.stderr);
+  if (!result.success) {
+    throw new VmError(
+      `Cannot ${options.purpose}: \`${[program, ...args].join(" ")}\` failed with exit code ` +
+        `${result.code}.\n${stderr.trim()}`,
+    );
+  }
+  return { stdout, stdoutBytes: result.stdout, stderr };
+}
+
+/** @returns the message of any thrown value */
+export function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Options of {@link ensureHostTools}. */
+export interface EnsureHostToolsOptions {
+  /** Where progress messages go (default: nowhere). */
+  readonly log?: (message: string) => void;
+}
+
+/**
+ * Finds the host programs the lab VM needs. When some are missing and we are
+ * root in CI (`CI=true`), installs them with apt-get; otherwise fails with a
+ * message that gives the exact `apt-get install` command to run.
+ *
+ * @param options where to report progress
+ * @returns the paths of all the programs
+ */
+export async function ensureHostTools(options: EnsureHostToolsOptions = {}): Promise<HostTools> {
+  let found = lookUpTools();
+  if (found.tools) return found.tools;
+  if (isRoot() && Deno.env.get("CI") === "true") {
+    options.log?.(`Installing ${found.missingPackages.join(" ")} with apt-get (CI=true, root)`);
+    const env = { DEBIAN_FRONTEND: "noninteractive" };
+    const purpose = "install the lab VM's host packages";
+    await runTool("apt-get", ["update"], { env, purpose });
+    await runTool(
+      "apt-get",
+      ["install", "-y", "--no-install-recommends", ...found.missingPackages],
+      { env, purpose },
+    );
+    found = lookUpTools();
+    if (found.tools) return found.tools;
+  }
+  throw new VmError(
+    `Cannot boot the lab VM: ${found.missingPrograms.join(", ")} not found. ` +
+      `Install it: ${INSTALL_HINT}`,
+  );
+}
+
+/** What {@link lookUpTools} found. */
+interface LookUp {
+  tools?: HostTools;
+  missingPrograms: string[];
+  missingPackages: string[];
+}
+
+/** Looks every needed program up, collecting what is missing. */
+function lookUpTools(): LookUp {
+  const missingPrograms: string[] = [];
+  const missingPackages: string[] = [];
+  const need = (found: string | undefined, program: string, pkg: string): string => {
+    if (found) return found;
+    missingPrograms.push(program);
+    if (!missingPackages.includes(pkg)) missingPackages.push(pkg);
+    return "";
+  };
+  const tools: HostTools = {
+    qemu: need(findExecutable("qemu-system-x86_64"), "qemu-system-x86_64", "qemu-system-x86"),
+    busybox: need(findStaticBusybox(), "a static busybox", "busybox-static"),
+    cpio: need(findExecutable("cpio"), "cpio", "cpio"),
+    modprobe: need(findExecutable("modprobe"), "modprobe", "kmod"),
+    depmod: need(findExecutable("depmod"), "depmod", "kmod"),
+  };
+  return missingPrograms.length === 0
+    ? { tools, missingPrograms, missingPackages }
+    : { missingPrograms, missingPackages };
+}

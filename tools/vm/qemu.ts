@@ -1,0 +1,227 @@
+/**
+ * The QEMU command line of the lab VM, built by a pure function so that it can
+ * be read, tested and explained flag by flag.
+ *
+ * The machine: an emulated PC (TCG, no KVM) with no disk, no display, no
+ * default devices. It boots the Debian kernel directly (no boot loader), sees
+ * the host's files through two 9p shares and has N virtio NICs wired to QEMU
+ * hubs or UDP sockets on 127.0.0.1, never to the host's network.
+ *
+ * @module
+ */
+
+/** The most NICs: PCI slots 0x10..0x1f on bus 0. */
+export const MAX_NICS = 16;
+
+/** PCI slot of NIC 0; NIC i sits in slot `FIRST_NIC_SLOT + i`. */
+export const FIRST_NIC_SLOT = 0x10;
+
+/** PCI slots of the two 9p devices (fixed, so they never move the NICs). */
+export const NINEP_SLOTS = { hostroot: 0x08, ixyrun: 0x09 } as const;
+
+/**
+ * The PCI address the guest sees for NIC `i` (domain:bus:slot.function), the
+ * name of its directory in /sys/bus/pci/devices and what our driver takes.
+ *
+ * @param index NIC number, from 0
+ * @returns e.g. `0000:00:10.0` for NIC 0, `0000:00:11.0` for NIC 1
+ */
+export function vmNicAddress(index: number): string {
+  checkNicIndex(index);
+  return `0000:00:${(FIRST_NIC_SLOT + index).toString(16).padStart(2, "0")}.0`;
+}
+
+/**
+ * The fixed MAC address of NIC `i`: `02:69:78:79:00:ii`. The first byte 0x02
+ * marks a locally administered unicast address (never sold to a vendor); the
+ * next three spell "ixy" in ASCII.
+ *
+ * @param index NIC number, from 0
+ * @returns e.g. `02:69:78:79:00:00` for NIC 0
+ */
+export function vmNicMac(index: number): string {
+  checkNicIndex(index);
+  return `02:69:78:79:00:${index.toString(16).padStart(2, "0")}`;
+}
+
+function checkNicIndex(index: number): void {
+  if (!Number.isInteger(index) || index < 0 || index >= MAX_NICS) {
+    throw new RangeError(`NIC index must be an integer from 0 to ${MAX_NICS - 1}, got ${index}`);
+  }
+}
+
+/** What one NIC is plugged into on the host side. */
+export type NicBackend =
+  /** A port of QEMU hub `hub`: every frame sent is copied to all other ports of that hub. */
+  | { readonly kind: "hub"; readonly hub: number }
+  /** A UDP socket: frames go to 127.0.0.1:`remotePort`, come in on 127.0.0.1:`localPort`. */
+  | { readonly kind: "udp"; readonly localPort: number; readonly remotePort: number };
+
+/**
+ * Ports for the UDP back end: NICs are cabled in pairs (0↔1, 2↔3, ...). NIC i
+ * listens on `base + i` and sends to its partner `base + (i XOR 1)`. With an
+ * odd count the last NIC's partner port is free for a host program to use.
+ *
+ * @param nics number of NICs
+ * @param basePort first UDP port
+ * @returns one UDP back end per NIC
+ */
+export function udpPairBackends(nics: number, basePort: number): NicBackend[] {
+  return Array.from({ length: nics }, (_, i) => ({
+    kind: "udp" as const,
+    localPort: basePort + i,
+    remotePort: basePort + (i ^ 1),
+  }));
+}
+
+/** Everything {@link qemuArgs} needs to know. */
+export interface QemuSpec {
+  /** The kernel image (`vmlinuz`). */
+  readonly kernel: string;
+  /** The initramfs archive. */
+  readonly initramfs: string;
+  /** The kernel command line, see {@link kernelCommandLine}. */
+  readonly append: string;
+  /** Number of virtual CPUs. */
+  readonly cpus: number;
+  /** Guest RAM in MiB. */
+  readonly memoryMiB: number;
+  /** The per-run host directory shared (writable) as 9p tag `ixyrun`. */
+  readonly runDir: string;
+  /** One back end per NIC; NIC i gets `backends[i]`. */
+  readonly nics: readonly NicBackend[];
+}
+
+/**
+ * Builds the arguments of `qemu-system-x86_64` (without the program name).
+ *
+ * The guest's serial ports: ttyS0 (kernel console) goes to QEMU's stderr and
+ * ttyS1 (the command's output) to QEMU's stdout; the caller pipes both.
+ *
+ * @param spec kernel, initramfs, sizes, run directory and NICs
+ * @returns the argument list
+ */
+export function qemuArgs(spec: QemuSpec): string[] {
+  const args: string[] = [
+    // Name shown in `ps` and in QEMU's messages.
+    "-name",
+    "ixy-lab-vm",
+    // The classic i440FX PC: plain PCI bus 0, slots 0x03..0x1f free for us.
+    // i8042=off drops the PS/2 controller (saves the kernel probing it).
+    "-machine",
+    "pc,i8042=off",
+    // TCG: QEMU translates x86 code itself (no KVM), one host thread per vCPU.
+    "-accel",
+    "tcg",
+    // The emulated CPU with every feature TCG can emulate (SSE4, AVX2, ...).
+    "-cpu",
+    "max",
+    "-smp",
+    String(spec.cpus),
+    "-m",
+    `${spec.memoryMiB}M`,
+    // No default devices (no VGA, no default NIC wired to the host's network,
+    // no floppy or CD-ROM, no monitor), no config files, no window.
+    "-nodefaults",
+    "-no-user-config",
+    "-display",
+    "none",
+    // A guest reboot ends QEMU instead (with panic=-1, a kernel panic does too).
+    "-no-reboot",
+    // Boot Linux directly: QEMU loads kernel and initramfs into RAM itself.
+    "-kernel",
+    spec.kernel,
+    "-initrd",
+    spec.initramfs,
+    "-append",
+    spec.append,
+    // Serial port 1 (ttyS0, the kernel console) -> QEMU's stderr.
+    "-chardev",
+    "file,id=console,path=/dev/stderr",
+    "-serial",
+    "chardev:console",
+    // Serial port 2 (ttyS1, the command's output) -> QEMU's stdout.
+    // signal=off: a ^C byte is just a byte, not a reason for QEMU to quit.
+    "-chardev",
+    "stdio,id=output,signal=off",
+    "-serial",
+    "chardev:output",
+    // The host's / as 9p share "hostroot", read-only. security_model=none:
+    // files keep the host's owners and modes, and QEMU does not try to map
+    // them. multidevs=remap keeps inode numbers unique although / spans
+    // several host file systems.
+    "-fsdev",
+    "local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap",
+    "-device",
+    `virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot,addr=${hex(NINEP_SLOTS.hostroot)}`,
+    // The per-run directory as 9p share "ixyrun", writable.
+    "-fsdev",
+    `local,id=ixyrun,path=${spec.runDir},security_model=none`,
+    "-device",
+    `virtio-9p-pci,fsdev=ixyrun,mount_tag=ixyrun,addr=${hex(NINEP_SLOTS.ixyrun)}`,
+  ];
+  for (const [i, backend] of spec.nics.entries()) {
+    args.push("-netdev", netdev(i, backend));
+    // A transitional virtio NIC with the legacy interface only
+    // (disable-modern=on): registers in I/O-port BAR0, what our driver uses.
+    // Fixed slot and MAC so tests know them; romfile= skips the PXE boot ROM.
+    args.push(
+      "-device",
+      `virtio-net-pci,netdev=net${i},mac=${vmNicMac(i)},addr=${hex(FIRST_NIC_SLOT + i)}` +
+        ",disable-modern=on,romfile=",
+    );
+  }
+  return args;
+}
+
+/** The `-netdev` value for NIC `i`. */
+function netdev(i: number, backend: NicBackend): string {
+  switch (backend.kind) {
+    case "hub":
+      // A port on a QEMU-internal hub: frames reach only the other ports of
+      // the same hub, i.e. other NICs of this VM. Nothing leaves QEMU.
+      return `hubport,id=net${i},hubid=${backend.hub}`;
+    case "udp":
+      // Each frame is one UDP datagram on 127.0.0.1 (loopback only).
+      return `socket,id=net${i},udp=127.0.0.1:${backend.remotePort},` +
+        `localaddr=127.0.0.1:${backend.localPort}`;
+  }
+}
+
+/** Formats a PCI slot number as QEMU's `addr=` wants it, e.g. `0x10`. */
+function hex(slot: number): string {
+  return `0x${slot.toString(16).padStart(2, "0")}`;
+}
+
+/** Settings that go on the kernel command line. */
+export interface KernelCommandLineSpec {
+  /** Number of 2 MiB huge pages to reserve at boot. */
+  readonly hugepages: number;
+  /** Print all kernel messages (true) or only warnings and errors (false). */
+  readonly verbose: boolean;
+}
+
+/**
+ * Builds the kernel command line.
+ *
+ * @param spec huge pages and verbosity
+ * @returns the `-append` string
+ */
+export function kernelCommandLine(spec: KernelCommandLineSpec): string {
+  return [
+    // Kernel messages on the first serial port.
+    "console=ttyS0",
+    // Quiet boots faster: every console line costs time under emulation.
+    spec.verbose ? "" : "quiet",
+    // Reserve huge pages now, while memory is not yet fragmented.
+    "default_hugepagesz=2M",
+    "hugepagesz=2M",
+    `hugepages=${spec.hugepages}`,
+    // On a panic reboot at once, which -no-reboot turns into QEMU exiting.
+    "panic=-1",
+    // No Spectre/Meltdown workarounds: costly under TCG, useless in a lab VM.
+    "mitigations=off",
+    // Trust the emulated TSC; skips a clock check that is slow under TCG.
+    "tsc=reliable",
+  ].filter((word) => word !== "").join(" ");
+}
