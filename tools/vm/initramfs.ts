@@ -80,10 +80,11 @@ export function initramfsModuleName(index: number, path: string): string {
 /**
  * The `/init` script of the initramfs: PID 1 of the lab VM.
  *
- * It reads two settings from `/ixyrun/config` (written per run by the host):
+ * It reads three settings from `/ixyrun/config` (written per run by the host):
  * `IXY_MODULES_SOURCE`, the host path of the guest kernel's module directory,
- * and `IXY_MODULES_PARENT`, where the host keeps modules (`/usr/lib/modules`
- * on a merged-/usr Debian, where /lib is a link to usr/lib).
+ * `IXY_MODULES_PARENT`, where the host keeps modules (`/usr/lib/modules`
+ * on a merged-/usr Debian, where /lib is a link to usr/lib), and `IXY_CWD`,
+ * the directory the command runs in.
  *
  * @returns the script text
  */
@@ -159,6 +160,14 @@ mkdir -p /newroot/run/ixy /newroot/run/ixy-kernel-modules
 mount --bind /ixyrun /newroot/run/ixy
 mount --bind "/hostroot$IXY_MODULES_SOURCE" /newroot/run/ixy-kernel-modules ||
   fail "cannot find the kernel modules at $IXY_MODULES_SOURCE"
+# The command's directory may lie under the host's /tmp or /run, which the
+# tmpfs mounts above cover (CI clones into /tmp): show the host's copy there.
+case "$IXY_CWD" in
+  /tmp/*|/run/*)
+    mkdir -p "/newroot$IXY_CWD"
+    mount --bind "/hostroot$IXY_CWD" "/newroot$IXY_CWD" || fail "cannot show $IXY_CWD in the guest"
+    ;;
+esac
 
 # --- 6. Network ----------------------------------------------------------------
 # virtio_net (loaded above) already drives every NIC: eth0, eth1, ... in PCI

@@ -31,19 +31,23 @@ export function shellQuote(text: string): string {
 
 /** Host directories the guest covers with its own file systems. */
 export const HIDDEN_IN_GUEST: readonly string[] = ["/tmp", "/run", "/proc", "/sys", "/dev"];
+/** Of those, the ones whose subdirectories /init shows again (bind mount from the host). */
+const REMOUNTED_IN_GUEST: readonly string[] = ["/tmp", "/run"];
 
 /**
- * Fails when `cwd` is a directory the guest cannot see (under /tmp, /run, ...).
+ * Fails when `cwd` is a directory the guest cannot see: /proc, /sys, /dev and
+ * below, or /tmp and /run themselves (their subdirectories /init bind-mounts
+ * from the host, so a clone in /tmp/x works).
  *
  * @param cwd an absolute host path
  */
 export function checkGuestVisible(cwd: string): void {
   for (const hidden of HIDDEN_IN_GUEST) {
-    if (cwd === hidden || cwd.startsWith(`${hidden}/`)) {
+    const below = cwd.startsWith(`${hidden}/`);
+    if (cwd === hidden || (below && !REMOUNTED_IN_GUEST.includes(hidden))) {
       throw new VmError(
         `Cannot run in the lab VM from ${cwd}: the guest covers the host's ${hidden} with ` +
-          `its own file system, so that directory does not exist there. ` +
-          `Run from a directory outside ${HIDDEN_IN_GUEST.join(", ")}.`,
+          `its own file system. Run from another directory (e.g. the repository).`,
       );
     }
   }
@@ -160,7 +164,9 @@ export interface RunDirSpec {
  */
 export async function createRunDir(spec: RunDirSpec): Promise<string> {
   const dir = await Deno.makeTempDir({ prefix: "ixy-vm-run-" });
-  await Deno.writeTextFile(`${dir}/config`, initConfig(spec.kernel, hostModulesParent()));
+  const config = initConfig(spec.kernel, hostModulesParent()) +
+    `IXY_CWD=${shellQuote(spec.cwd)}\n`;
+  await Deno.writeTextFile(`${dir}/config`, config);
   await Deno.writeTextFile(`${dir}/run.sh`, runScript(spec.env, spec.cwd));
   await Deno.writeTextFile(`${dir}/command.sh`, spec.command + "\n");
   return dir;
