@@ -188,22 +188,36 @@ export async function runTool(
       `Cannot ${options.purpose}: could not start ${program} (${errorText(error)}).`,
     );
   }
-  if (options.stdin) {
-    const writer = child.stdin.getWriter();
-    await writer.write(options.stdin);
-    await writer.close();
-  }
-  const result = await child.output();
+  // Feed stdin while output() drains stdout: writing all of stdin first could
+  // deadlock once the program blocks on a full stdout pipe.
+  const feeding = options.stdin ? feed(child.stdin, options.stdin) : Promise.resolve();
+  const [stdoutBytes, stderrBytes, status] = await Promise.all([
+    new Response(child.stdout).bytes(),
+    new Response(child.stderr).bytes(),
+    child.status,
+    feeding,
+  ]);
   const decoder = new TextDecoder();
-  const stdout = decoder.decode(result.stdout);
-  const stderr = decoder.decode(result.stderr);
-  if (!result.success) {
+  const stdout = decoder.decode(stdoutBytes);
+  const stderr = decoder.decode(stderrBytes);
+  if (!status.success) {
     throw new VmError(
       `Cannot ${options.purpose}: \`${[program, ...args].join(" ")}\` failed with exit code ` +
-        `${result.code}.\n${stderr.trim()}`,
+        `${status.code}.\n${stderr.trim()}`,
     );
   }
-  return { stdout, stdoutBytes: result.stdout, stderr };
+  return { stdout, stdoutBytes, stderr };
+}
+
+/** Writes `data` to a program's stdin and closes it. */
+async function feed(stdin: WritableStream<Uint8Array>, data: Uint8Array): Promise<void> {
+  const writer = stdin.getWriter();
+  try {
+    await writer.write(data);
+    await writer.close();
+  } catch {
+    // the program exited without reading everything; its exit code tells why
+  }
 }
 
 /** @returns the message of any thrown value */

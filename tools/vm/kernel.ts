@@ -17,6 +17,7 @@
 
 import { VmError } from "./errors.ts";
 import { cacheRoot, errorText, type HostTools, isRoot, runTool } from "./host.ts";
+import { ensureVmlinux } from "./vmlinux.ts";
 
 /** The Debian meta-package that always depends on the current kernel image. */
 export const KERNEL_META_PACKAGE = "linux-image-amd64";
@@ -30,16 +31,18 @@ export interface Kernel {
   readonly version: string;
   /** The directory the .deb was unpacked into (`<cache>/kernel/<version>`). */
   readonly root: string;
-  /** The compressed kernel image QEMU boots (`-kernel`). */
+  /** The compressed kernel image as Debian ships it (a bzImage). */
   readonly vmlinuz: string;
+  /** What QEMU boots (`-kernel`): the unpacked `boot/vmlinux-<version>` if usable, else vmlinuz. */
+  readonly bootImage: string;
   /** The kernel's module directory, with modules.dep (`<root>/lib/modules/<version>`). */
   readonly modulesDir: string;
 }
 
 /** Options of {@link ensureKernel}. */
 export interface EnsureKernelOptions {
-  /** The host programs (needs `depmod`). */
-  readonly tools: Pick<HostTools, "depmod">;
+  /** The host programs (needs `depmod`, and busybox to unpack the image if xz is missing). */
+  readonly tools: Pick<HostTools, "depmod" | "busybox">;
   /** Where progress messages go (default: nowhere). */
   readonly log?: (message: string) => void;
 }
@@ -67,6 +70,18 @@ export function parseKernelDependency(aptCacheOutput: string): string | undefine
  * @returns where the kernel image and its modules are
  */
 export async function ensureKernel(options: EnsureKernelOptions): Promise<Kernel> {
+  const kernel = await ensurePackage(options);
+  const bootImage = await ensureVmlinux({
+    vmlinuz: kernel.vmlinuz,
+    vmlinux: `${kernel.root}/boot/vmlinux-${kernel.version}`,
+    busybox: options.tools.busybox,
+    log: options.log,
+  });
+  return { ...kernel, bootImage };
+}
+
+/** Downloads, unpacks and indexes the kernel package unless that was done before. */
+async function ensurePackage(options: EnsureKernelOptions): Promise<Kernel> {
   const kernelsDir = `${cacheRoot()}/kernel`;
   const pkg = await findKernelPackage();
   if (pkg === undefined) {
@@ -160,6 +175,7 @@ function completeKernel(kernelsDir: string, version: string): Kernel | undefined
     version,
     root,
     vmlinuz: `${root}/boot/vmlinuz-${version}`,
+    bootImage: `${root}/boot/vmlinuz-${version}`,
     modulesDir: `${root}/lib/modules/${version}`,
   };
 }

@@ -44,6 +44,11 @@ export interface VmOptions {
   readonly log?: (message: string) => void;
   /** Aborting it kills QEMU; runInVm then rejects. */
   readonly signal?: AbortSignal;
+  /**
+   * More QEMU `-device` values, e.g. `e1000,addr=0x1e,romfile=` for a NIC our
+   * drivers do not support (tests of the "unsupported NIC" error).
+   */
+  readonly extraDevices?: readonly string[];
 }
 
 /** Default values of the numeric options. */

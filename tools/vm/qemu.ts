@@ -90,6 +90,8 @@ export interface QemuSpec {
   readonly runDir: string;
   /** One back end per NIC; NIC i gets `backends[i]`. */
   readonly nics: readonly NicBackend[];
+  /** More `-device` values (not connected to any network). */
+  readonly extraDevices?: readonly string[];
 }
 
 /**
@@ -171,6 +173,7 @@ export function qemuArgs(spec: QemuSpec): string[] {
         ",disable-modern=on,romfile=",
     );
   }
+  for (const device of spec.extraDevices ?? []) args.push("-device", device);
   return args;
 }
 

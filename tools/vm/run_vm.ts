@@ -77,13 +77,14 @@ export async function runInVm(command: string, options: VmOptions = {}): Promise
   const runDir = await createRunDir({ command, cwd, env, kernel });
   try {
     const args = qemuArgs({
-      kernel: kernel.vmlinuz,
+      kernel: kernel.bootImage,
       initramfs,
       append: kernelCommandLine({ hugepages: settings.hugepages, verbose: settings.verbose }),
       cpus: settings.cpus,
       memoryMiB: settings.memoryMiB,
       runDir,
       nics,
+      extraDevices: options.extraDevices,
     });
     return await runQemu(tools.qemu, args, runDir, options, settings.timeoutSeconds);
   } finally {
