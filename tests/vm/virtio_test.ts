@@ -10,8 +10,8 @@ import assert from "node:assert/strict";
 import { runInVm } from "../../tools/vm/mod.ts";
 
 /** Runs a guest script; returns its output, failing the test on a non-zero exit. */
-async function guest(script: string): Promise<string> {
-  const result = await runInVm(script, { nics: 2, timeoutSeconds: 600 });
+async function guest(script: string, extraDevices: string[] = []): Promise<string> {
+  const result = await runInVm(script, { nics: 2, timeoutSeconds: 600, extraDevices });
   assert.equal(result.code, 0, `guest script failed (exit ${result.code}):\n${result.output}`);
   return result.output;
 }
@@ -65,7 +65,7 @@ Deno.test("lab VM: kernel virtio_net peer -> our rxBatch, byte-exact", async (t)
 });
 
 Deno.test("lab VM: bad input gets one clear line, and the NIC stays with the kernel", async (t) => {
-  const out = await guest("sh tests/vm/guest/bad_input.sh");
+  const out = await guest("sh tests/vm/guest/bad_input.sh", ["e1000,addr=0x1e,romfile="]);
   const cases = new Map<string, { code: number; text: string }>();
   for (const block of out.split(/^CASE /m).slice(1)) {
     const [head, ...rest] = block.split("\n");
@@ -80,6 +80,8 @@ Deno.test("lab VM: bad input gets one clear line, and the NIC stays with the ker
     ["missing", /^error: No PCI device 0000:00:1f\.7/],
     ["not-a-nic", /^error: 0000:00:00\.0 is not a network controller \(PCI class 0x06, bridge\)/],
     ["bad-option", /^error: Invalid --size "20"/],
+    ["frame-too-big", /^error: Invalid --size "3000": expected a whole number 60\.\.1514/],
+    ["unsupported", /^error: 0000:00:1e\.0 \(8086:100e\) is not supported: .*lspci -nn/],
     ["unknown-option", /^error: Unknown option '--frobnicate'/],
     ["in-use", /^error: 0000:00:10\.0 is in use by the kernel as eth\d .*--force/],
     ["not-root", /^error: Cannot create \/dev\/hugepages\/.*Permission denied\. Run as root/],
