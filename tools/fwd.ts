@@ -34,14 +34,11 @@ Options:
   --force       take NICs even if a kernel interface on them is up
   -h, --help    show this help`;
 
-/** Frames dropped because the TX ring was full, per direction. */
-const drops = { aToB: 0, bToA: 0 };
-
 /**
  * Moves one batch from `rx` to `tx`; returns the frames dropped. The loop
  * body allocates nothing: `bufs` is reused for every batch.
  */
-function forward(rx: IxyDevice, tx: IxyDevice, bufs: PktBuf[], batch: number): number {
+export function forward(rx: IxyDevice, tx: IxyDevice, bufs: PktBuf[], batch: number): number {
   const n = rx.rxBatch(0, bufs, batch);
   if (n === 0) return 0;
   for (let i = 0; i < n; i++) {
@@ -86,6 +83,7 @@ async function main(): Promise<void> {
   }
   console.log(`fwd: ${a.pciAddress} <-> ${b.pciAddress}, batch ${batch}`);
 
+  const drops = { aToB: 0, bToA: 0 }; // TX ring full, per direction
   const stop = new StopSignal();
   const printer = new StatsPrinter(
     [a, b],

@@ -35,8 +35,9 @@
  * - Descriptors and packet data live in DMA memory that both threads see;
  *   like real hardware, the device writes the status word (DD) last with a
  *   sequentially consistent store and the driver reads it with Atomics.load.
- * - Wiring: two ports back to back ("cable": port 0's frames arrive at port 1
- *   and vice versa), each port to itself ("loopback", an external loopback
+ * - Wiring: ports back to back in pairs ("cable": port 0's frames arrive at
+ *   port 1 and vice versa, likewise 2 and 3, ...; four ports are like two
+ *   dual-port cards in one machine, sharing its memory), each port to itself ("loopback", an external loopback
  *   plug), or "none" (no link). The wire is instantaneous and lossless; there
  *   is no flow control, so a receiver without free descriptors drops frames
  *   (QPRDC / MPC count them), as a real one would.
@@ -69,7 +70,7 @@ export type { Violation } from "./protocol.ts";
 export interface Sim82599Options {
   /** Number of ports (default 2). */
   ports?: number;
-  /** How the ports are connected (default "cable" for 2 ports, else "loopback"). */
+  /** How the ports are connected (default "cable" for 2 ports, else "loopback"); "cable" pairs 0-1, 2-3, ... */
   wiring?: "cable" | "loopback" | "none";
   /** Time from AUTOC.AN_RESTART to link up (default 5 ms). */
   linkDelayMs?: number;
@@ -123,9 +124,9 @@ export async function createSim82599(options: Sim82599Options = {}): Promise<Sim
   if (!Number.isInteger(numPorts) || numPorts < 1 || numPorts > 8) {
     throw new IxyError(`Cannot create a software 82599 with ${numPorts} ports: use 1..8.`);
   }
-  if (wiring === "cable" && numPorts !== 2) {
+  if (wiring === "cable" && numPorts % 2 !== 0) {
     throw new IxyError(
-      `Cannot cable ${numPorts} ports: a cable connects exactly 2. Use ports: 2 or "loopback".`,
+      `Cannot cable ${numPorts} ports: cables pair ports 0-1, 2-3, ... Use an even number.`,
     );
   }
   const slabSize = (options.dmaSlabMiB ?? 8) * 1024 * 1024;

@@ -64,9 +64,12 @@ self.onmessage = (e: MessageEvent<InitMessage>): void => {
     rings.push(new Int32Array(p.ring));
     settles.push(0);
   }
-  if (init.wiring === "cable" && ports.length === 2) {
-    ports[0].peer = ports[1];
-    ports[1].peer = ports[0];
+  if (init.wiring === "cable") {
+    // Cables between pairs of ports: 0-1, 2-3, ...
+    for (let i = 0; i + 1 < ports.length; i += 2) {
+      ports[i].peer = ports[i + 1];
+      ports[i + 1].peer = ports[i];
+    }
   } else if (init.wiring === "loopback") {
     for (const p of ports) p.peer = p;
   }
