@@ -1,0 +1,144 @@
+/**
+ * The student-facing contract of the labs: the types a lab file works with
+ * and the signature of every function a lab asks for. Import the types in
+ * your lab file:
+ *
+ *     import type { TxRing } from "../../tools/lab/contract.ts";
+ *
+ * Labs 3 and 4 give you a descriptor ring of the 82599 that the checker has
+ * already set up (base address, length, queue enabled) — the same state the
+ * ixgbe driver keeps per queue (`TxQueue` / `RxQueue` in
+ * drivers/ixgbe/ixgbe.ts). You write the code that moves packets through it.
+ *
+ * @module
+ */
+
+import type { RegisterSpace } from "../../src/mmio.ts";
+import type { DmaAllocator } from "../../src/memory.ts";
+import type { Mempool, PktBuf } from "../../src/mempool.ts";
+import type { DeviceStats } from "../../src/stats.ts";
+import type { IxyDevice } from "../../src/device.ts";
+
+/** One transmit queue of an 82599 (lab 3), enabled and empty when you get it. */
+export interface TxRing {
+  /** BAR0 of the port: write the tail with `regs.write32(IXGBE_TDT(queueId), ...)`. */
+  readonly regs: RegisterSpace;
+  /** The queue number (for TDT). */
+  readonly queueId: number;
+  /** The descriptors, 4 words each: descriptor i is `desc[4 * i .. 4 * i + 3]`. */
+  readonly desc: Uint32Array;
+  /** Number of descriptors, a power of two. */
+  readonly size: number;
+  /** The buffer behind each descriptor in flight (you keep this up to date). */
+  readonly bufs: (PktBuf | undefined)[];
+  /** Next descriptor to fill; equals TDT after each batch. Starts at 0. */
+  txIndex: number;
+  /** Oldest descriptor whose buffer you have not freed yet. Starts at 0. */
+  cleanIndex: number;
+}
+
+/**
+ * Lab 3: sends `bufs[0..count)` on `q`; returns how many it took (fewer when
+ * the ring is full). Taken buffers are yours until the device has sent them
+ * (DD), then you free them (`buf.pool.free(buf)`); the caller frees the rest.
+ */
+export type TxBatchFn = (q: TxRing, bufs: PktBuf[], count: number) => number;
+
+/**
+ * One receive queue of an 82599 (lab 4). When you get it, every descriptor
+ * points at a buffer of `pool` (read format), `bufs[i]` is that buffer, and
+ * RDT = size - 1: the device may fill descriptors 0 .. size - 2.
+ */
+export interface RxRing {
+  /** BAR0 of the port: write the tail with `regs.write32(IXGBE_RDT(queueId), ...)`. */
+  readonly regs: RegisterSpace;
+  /** The queue number (for RDT). */
+  readonly queueId: number;
+  /** The descriptors, 4 words each: descriptor i is `desc[4 * i .. 4 * i + 3]`. */
+  readonly desc: Uint32Array;
+  /** Number of descriptors, a power of two. */
+  readonly size: number;
+  /** Where fresh receive buffers come from. */
+  readonly pool: Mempool;
+  /** The buffer behind each descriptor. */
+  readonly bufs: (PktBuf | undefined)[];
+  /** Next descriptor to look at. Starts at 0. */
+  index: number;
+}
+
+/**
+ * Lab 4: receives up to `count` frames from `q` into `bufs[0..n)` and returns
+ * n; each returned buffer has `size` set to the frame length and belongs to
+ * the caller, who frees it.
+ */
+export type RxBatchFn = (q: RxRing, bufs: PktBuf[], count: number) => number;
+
+/** Lab 1: what {@link ParseConfigFn} reads from a configuration space. */
+export interface ConfigHeader {
+  /** Vendor ID (offset 0x00). */
+  vendorId: number;
+  /** Device ID (offset 0x02). */
+  deviceId: number;
+  /** Base class (offset 0x0b); 0x02 = network controller. */
+  baseClass: number;
+  /** True if the command register (0x04) has Bus Master Enable (bit 2) set. */
+  busMaster: boolean;
+  /** BAR0 (offset 0x10) without its flag bits: the address as the kernel assigned it. */
+  bar0Address: number;
+  /** True if BAR0 is an I/O BAR (bit 0 set), false for a memory BAR. */
+  bar0Io: boolean;
+}
+
+/** Lab 1: decodes the first 64 bytes of a PCI configuration space (the sysfs `config` file). */
+export type ParseConfigFn = (config: Uint8Array) => ConfigHeader;
+/** Lab 1: the 6-byte MAC address in RAL/RAH(0) of an 82599. */
+export type ReadMacFn = (regs: RegisterSpace) => Uint8Array;
+/** Lab 1: link speed in Mbit/s from LINKS of an 82599; 0 while the link is down. */
+export type ReadLinkSpeedFn = (regs: RegisterSpace) => number;
+
+/** Lab 2: byte offset in /proc/self/pagemap of the entry for virtual address `virt`. */
+export type PagemapOffsetFn = (virt: number) => number;
+/** Lab 2: the physical address of `virt` from its 64-bit pagemap entry; throws if not present. */
+export type PhysAddrFn = (entry: bigint, virt: number) => number;
+
+/** Lab 2: a pool of fixed-size packet buffers in DMA memory. */
+export interface LabMempool {
+  /** Number of buffers. */
+  readonly numEntries: number;
+  /** Bytes per buffer. */
+  readonly entrySize: number;
+  /** Number of free buffers. */
+  readonly freeCount: number;
+  /** Device-visible (physical) address of the first byte of buffer `index`. */
+  physAddr(index: number): number;
+  /** Takes up to `count` free buffers, writes their indices to `out[0..n)`, returns n. */
+  allocBatch(out: number[], count: number): number;
+  /** Returns buffer `index` to the pool; throws on a double free. */
+  free(index: number): void;
+}
+
+/**
+ * Lab 2: allocates `numEntries * entrySize` bytes from `dma` and carves them
+ * into buffers; each buffer's first 8 bytes hold its physical address
+ * (little-endian, low word first), as ixy's `struct pkt_buf`.
+ */
+export type CreateMempoolFn = (
+  dma: DmaAllocator,
+  options: { numEntries: number; entrySize: number },
+) => LabMempool;
+
+/** Lab 5: adds the 82599's counters since the last call to `stats` (they clear on read). */
+export type ReadStatsFn = (regs: RegisterSpace, stats: DeviceStats) => void;
+/** Lab 5: turns unicast and multicast promiscuous mode on or off, leaving other FCTRL bits alone. */
+export type SetPromiscFn = (regs: RegisterSpace, enabled: boolean) => void;
+
+/**
+ * Lab 6: sends frames from `pool` on queue 0 of `dev` in batches of `batch`
+ * for `durationMs` milliseconds (buffers already hold a valid frame and size);
+ * returns how many frames `txBatch` took.
+ */
+export type TxLoopFn = (
+  dev: IxyDevice,
+  pool: Mempool,
+  options: { batch: number; durationMs: number },
+) => number;
