@@ -23,7 +23,18 @@
  * @module
  */
 
-export { ixyInit, type IxyInitOptions } from "./src/ixy.ts";
+export { dmaAllocatorFor, ixyInit, type IxyInitOptions } from "./src/ixy.ts";
+export {
+  VfioContainer,
+  VfioDmaAllocator,
+  VfioDmaMemory,
+  type VfioDmaOptions,
+  VfioInterrupt,
+  VfioIoRegion,
+  type VfioIrqInfo,
+  VfioPciDevice,
+  type VfioRegionInfo,
+} from "./src/vfio.ts";
 export { type DeviceOptions, formatMac, type IxyDevice } from "./src/device.ts";
 export { DeviceStats, diffMbit, diffMpps, formatStatsDiff } from "./src/stats.ts";
 export {

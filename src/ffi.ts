@@ -5,7 +5,7 @@
  * A user-space driver needs very few system calls: `open`/`pread`/`pwrite` on
  * sysfs files (PCI config space, I/O-port BARs), `mmap` to see a memory BAR or
  * a hugepage as ordinary memory, `mlock` so the kernel never moves a DMA page,
- * and `ioctl` for VFIO later. They all live in this one symbol table, so a
+ * `ioctl` for VFIO (src/vfio.ts), `eventfd`/`poll` for interrupts. They all live in this one symbol table, so a
  * reader can see the complete list of ways the driver talks to the kernel.
  *
  * Performance notes (measured with Deno 2.9.6): an FFI call costs ~6 ns, but a
@@ -55,6 +55,28 @@ const SYMBOLS = {
   setsockopt: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: "i32" },
   // unsigned int if_nametoindex(const char *ifname);
   if_nametoindex: { parameters: ["buffer"], result: "u32" },
+  // int ioctl(int fd, unsigned long request, ...);  VFIO (src/vfio.ts). Two
+  // views of the one variadic function: the third argument is a pointer to a
+  // struct (most VFIO requests) or a plain integer (VFIO_CHECK_EXTENSION,
+  // VFIO_SET_IOMMU). On x86-64 both travel in the same register.
+  ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
+  ioctl_int: { name: "ioctl", parameters: ["i32", "u64", "u64"], result: "i32" },
+  // int eventfd(unsigned int initval, int flags);  a counter the kernel bumps
+  // on each interrupt (VFIO_DEVICE_SET_IRQS wires MSI-X vectors to them)
+  eventfd: { parameters: ["u32", "i32"], result: "i32" },
+  // ssize_t read(int fd, void *buf, size_t count);  (reads and resets an eventfd)
+  read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  // int poll(struct pollfd *fds, nfds_t nfds, int timeout);  run on a helper
+  // thread (nonblocking): the call returns a Promise, so a driver waiting for
+  // an interrupt never blocks Deno's event loop.
+  poll_async: {
+    name: "poll",
+    parameters: ["buffer", "u64", "i32"],
+    result: "i32",
+    nonblocking: true,
+  },
+  // uid_t geteuid(void);  (error messages: who we are)
+  geteuid: { parameters: [], result: "u32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** Flags and constants from the Linux/glibc headers (x86-64 values). */
@@ -67,6 +89,8 @@ export const LIBC = {
   PROT_READ: 1,
   PROT_WRITE: 2,
   MAP_SHARED: 0x01,
+  MAP_PRIVATE: 0x02,
+  MAP_ANONYMOUS: 0x20,
   MAP_HUGETLB: 0x40000,
   MAP_POPULATE: 0x8000,
   AF_PACKET: 17,
@@ -84,6 +108,14 @@ export const LIBC = {
   EBUSY: 16,
   ENODEV: 19,
   EINVAL: 22,
+  EFAULT: 14,
+  EEXIST: 17,
+  ENOTTY: 25,
+  /** eventfd flags (include/uapi/linux/eventfd.h: EFD_NONBLOCK = O_NONBLOCK). */
+  EFD_NONBLOCK: 0o4000,
+  EFD_CLOEXEC: 0o2000000,
+  /** poll events (include/uapi/asm-generic/poll.h). */
+  POLLIN: 0x1,
 } as const;
 
 /** Type of the constants object above. */

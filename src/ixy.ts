@@ -7,6 +7,11 @@
  * driver, enable DMA and hand over to the driver; if the driver fails, the
  * device is given back to the kernel driver it came from.
  *
+ * A device bound to vfio-pci (tools/bind.ts) is opened through VFIO instead
+ * (src/vfio.ts): no root needed, registers through the VFIO device fd, DMA
+ * memory mapped into the IOMMU. {@link dmaAllocatorFor} picks the matching
+ * DMA memory for the tools' own buffers.
+ *
  * @module
  */
 
@@ -14,6 +19,7 @@ import type { DeviceOptions, IxyDevice } from "./device.ts";
 import { type DmaAllocator, HugepageAllocator } from "./memory.ts";
 import { PciDevice } from "./pci.ts";
 import { IxyError } from "./error.ts";
+import { VfioDmaAllocator, VfioPciDevice } from "./vfio.ts";
 import {
   VIRTIO_PCI_DEVICE_NET_LEGACY,
   VIRTIO_PCI_DEVICE_NET_MODERN,
@@ -51,6 +57,7 @@ export function ixyInit(pciAddress: string, options: IxyInitOptions = {}): IxyDe
   const pci = PciDevice.open(pciAddress);
   pci.requireNetworkController();
   const init = pickDriver(pci);
+  if (pci.driver === "vfio-pci") return initVfio(pci, options);
   const busy = interfacesUp(pci);
   if (busy.length > 0 && !options.force) {
     throw new IxyError(
@@ -71,6 +78,73 @@ export function ixyInit(pciAddress: string, options: IxyInitOptions = {}): IxyDe
     } catch { /* report the original error */ }
     throw e;
   }
+}
+
+/**
+ * Whether DMA of the device at `pci` goes through the IOMMU. A legacy virtio
+ * device cannot offer VIRTIO_F_ACCESS_PLATFORM (feature bit 33; the legacy
+ * interface has 32), and without it "the device will always use physical
+ * addresses" (virtio 1.1, section 6.1): it bypasses the IOMMU even when
+ * reached through VFIO (QEMU refuses `iommu_platform=on` for it).
+ */
+function dmaThroughIommu(pci: PciDevice): boolean {
+  return pci.vendorId !== VIRTIO_PCI_VENDOR_ID;
+}
+
+/**
+ * The DMA memory to use with the NIC at `pciAddress` (for the driver and the
+ * caller's own mempools): with a device bound to vfio-pci whose DMA the IOMMU
+ * translates, hugepages mapped through VFIO at IOVA = virtual address
+ * ({@link VfioDmaAllocator}, no root); otherwise hugepages with physical
+ * addresses ({@link HugepageAllocator}, root). Pass the same allocator to
+ * {@link ixyInit} as `dma`; two NICs share one (one VFIO container).
+ */
+export function dmaAllocatorFor(pciAddress: string): DmaAllocator {
+  const pci = PciDevice.open(pciAddress);
+  if (pci.driver === "vfio-pci" && dmaThroughIommu(pci)) {
+    // The container's IOMMU is chosen once a group is attached: open the device first.
+    VfioPciDevice.open(pci.address);
+    return VfioDmaAllocator.open();
+  }
+  if (pci.driver === "vfio-pci") {
+    try {
+      return HugepageAllocator.open();
+    } catch (e) {
+      throw new IxyError(
+        `${pci.address} (${pci.ids}) is bound to vfio-pci, but it is a legacy virtio device: ` +
+          `it cannot use the IOMMU (virtio 1.1 section 6.1: without VIRTIO_F_ACCESS_PLATFORM, ` +
+          `which the legacy interface cannot offer, the device uses physical addresses), so its ` +
+          `DMA memory needs physical addresses, which only root may see. Run as root. (${
+            (e as Error).message
+          })`,
+      );
+    }
+  }
+  return HugepageAllocator.open();
+}
+
+/**
+ * The VFIO path of {@link ixyInit}: the device fd gives config space (bus
+ * mastering), BAR0 (ixgbe: mmap) or the legacy I/O BAR (virtio: pread/pwrite
+ * on region 0); the drivers' `attach` take these instead of sysfs files.
+ * The device stays bound to vfio-pci whatever happens.
+ */
+function initVfio(pci: PciDevice, options: IxyInitOptions): IxyDevice {
+  const vfio = VfioPciDevice.open(pci.address);
+  const dma = options.dma ?? dmaAllocatorFor(pci.address);
+  if (!dmaThroughIommu(pci) && dma instanceof VfioDmaAllocator) {
+    throw new IxyError(
+      `${pci.address} is a legacy virtio device, whose DMA bypasses the IOMMU: IOVAs from ` +
+        `VfioDmaAllocator would be wrong. Use dmaAllocatorFor(address) or HugepageAllocator.`,
+    );
+  }
+  vfio.enableBusMastering();
+  const name = pci.address;
+  if (pci.vendorId === VIRTIO_PCI_VENDOR_ID) {
+    // MSI-X is off until VFIO_DEVICE_SET_IRQS turns it on: config at 0x14.
+    return VirtioDevice.attach(vfio.ioRegion(0), dma, { ...options, name, msixEnabled: false });
+  }
+  return IxgbeDevice.attach(vfio.mapBar(0), dma, { ...options, name });
 }
 
 type DriverInit = (pci: PciDevice, dma: DmaAllocator, options: DeviceOptions) => IxyDevice;

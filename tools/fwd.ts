@@ -13,8 +13,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { ixyInit } from "../src/ixy.ts";
-import { HugepageAllocator } from "../src/memory.ts";
+import { dmaAllocatorFor, ixyInit } from "../src/ixy.ts";
 import type { PktBuf } from "../src/mempool.ts";
 import type { IxyDevice } from "../src/device.ts";
 import { IxyError, runTool } from "../src/error.ts";
@@ -72,7 +71,7 @@ async function main(): Promise<void> {
     ? Infinity
     : intOption("seconds", values.seconds, { min: 1 });
 
-  const dma = HugepageAllocator.open();
+  const dma = dmaAllocatorFor(positionals[0]);
   const a = ixyInit(positionals[0], { dma, force: values.force });
   let b: IxyDevice;
   try {

@@ -14,8 +14,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { ixyInit } from "../src/ixy.ts";
-import { HugepageAllocator } from "../src/memory.ts";
+import { dmaAllocatorFor, ixyInit } from "../src/ixy.ts";
 import type { PktBuf } from "../src/mempool.ts";
 import { IxyError, runTool } from "../src/error.ts";
 import { intOption } from "./lib/cli.ts";
@@ -113,7 +112,7 @@ async function main(): Promise<void> {
     ? Infinity
     : intOption("seconds", values.seconds, { min: 1 });
 
-  const dma = HugepageAllocator.open();
+  const dma = dmaAllocatorFor(positionals[0]);
   const dev = ixyInit(positionals[0], { dma, force: values.force });
   const writer = new PcapWriter(positionals[1]);
   console.log(`pcap: capturing on ${dev.pciAddress} into ${positionals[1]}`);

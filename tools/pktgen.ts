@@ -13,8 +13,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { ixyInit } from "../src/ixy.ts";
-import { HugepageAllocator } from "../src/memory.ts";
+import { dmaAllocatorFor, ixyInit } from "../src/ixy.ts";
 import { Mempool, type PktBuf } from "../src/mempool.ts";
 import { formatMac } from "../src/device.ts";
 import { IxyError, runTool } from "../src/error.ts";
@@ -69,7 +68,7 @@ async function main(): Promise<void> {
   const dstMac = values["dst-mac"] === undefined ? undefined : parseMac(values["dst-mac"]);
 
   // 1. Take the NIC, and DMA memory for our own packet buffers.
-  const dma = HugepageAllocator.open();
+  const dma = dmaAllocatorFor(positionals[0]);
   const dev = ixyInit(positionals[0], { dma, force: values.force });
   const pool = Mempool.create(dma, { numEntries: NUM_BUFS });
   console.log(

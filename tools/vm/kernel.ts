@@ -41,8 +41,8 @@ export interface Kernel {
 
 /** Options of {@link ensureKernel}. */
 export interface EnsureKernelOptions {
-  /** The host programs (needs `depmod`, and busybox to unpack the image if xz is missing). */
-  readonly tools: Pick<HostTools, "depmod" | "busybox">;
+  /** The host programs (needs `depmod`). */
+  readonly tools: Pick<HostTools, "depmod">;
   /** Where progress messages go (default: nowhere). */
   readonly log?: (message: string) => void;
 }
@@ -74,7 +74,6 @@ export async function ensureKernel(options: EnsureKernelOptions): Promise<Kernel
   const bootImage = await ensureVmlinux({
     vmlinuz: kernel.vmlinuz,
     vmlinux: `${kernel.root}/boot/vmlinux-${kernel.version}`,
-    busybox: options.tools.busybox,
     log: options.log,
   });
   return { ...kernel, bootImage };

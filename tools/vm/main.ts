@@ -31,7 +31,7 @@ export async function main(args: readonly string[]): Promise<number> {
       return 0;
     case "setup": {
       const { kernel, initramfs } = await setupVm({ log });
-      log(`Ready: kernel ${kernel.version} (${kernel.vmlinuz}), initramfs ${initramfs}`);
+      log(`Ready: kernel ${kernel.version} (${kernel.bootImage}), initramfs ${initramfs}`);
       return 0;
     }
     case "run": {

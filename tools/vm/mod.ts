@@ -16,7 +16,14 @@
 
 export { runInVm, type VmResult } from "./run_vm.ts";
 export { DEFAULTS, type NicBackendKind, type VmOptions } from "./options.ts";
-export { MAX_NICS, vmNicAddress, vmNicMac } from "./qemu.ts";
+export {
+  IOMMU_NIC_ADDRESS,
+  IOMMU_NIC_MAC,
+  MAX_NICS,
+  MAX_NICS_IOMMU,
+  vmNicAddress,
+  vmNicMac,
+} from "./qemu.ts";
 export { ensureKernel, type EnsureKernelOptions, type Kernel } from "./kernel.ts";
 export { ensureInitramfs, type EnsureInitramfsOptions } from "./initramfs.ts";
 export { ensureHostTools, type HostTools } from "./host.ts";

@@ -6,8 +6,8 @@
  */
 
 import { parseArgs } from "node:util";
-import { EXIT_USAGE, VmError } from "./errors.ts";
-import { MAX_NICS } from "./qemu.ts";
+import { EXIT_TIMEOUT, EXIT_USAGE, EXIT_VM_FAILURE, VmError } from "./errors.ts";
+import { IOMMU_NIC_ADDRESS, MAX_NICS, MAX_NICS_IOMMU } from "./qemu.ts";
 
 /** How the NICs are connected on the host side. */
 export type NicBackendKind = "hub" | "udp";
@@ -49,6 +49,12 @@ export interface VmOptions {
    * drivers do not support (tests of the "unsupported NIC" error).
    */
   readonly extraDevices?: readonly string[];
+  /**
+   * A q35 machine with QEMU's emulated Intel IOMMU, `intel_iommu=on`, and an
+   * e1000 NIC on hub 0 whose DMA the IOMMU translates (default false). For
+   * VFIO: see tools/vm/qemu.ts and src/vfio.ts.
+   */
+  readonly iommu?: boolean;
 }
 
 /** Default values of the numeric options. */
@@ -84,6 +90,8 @@ export interface ResolvedVmOptions {
   readonly timeoutSeconds: number;
   /** Show the kernel console. */
   readonly verbose: boolean;
+  /** q35 + intel-iommu + e1000 (see {@link VmOptions.iommu}). */
+  readonly iommu: boolean;
 }
 
 /**
@@ -103,7 +111,8 @@ export function resolveVmOptions(options: VmOptions = {}): ResolvedVmOptions {
   checkInteger("cpus", cpus, 1, 64);
   checkInteger("memory", memoryMiB, 256, 1 << 20);
   checkInteger("hugepages", hugepages, 0, 1 << 19);
-  checkInteger("nics", nics, 0, MAX_NICS);
+  const iommu = options.iommu ?? false;
+  checkInteger("nics", nics, 0, iommu ? MAX_NICS_IOMMU : MAX_NICS);
   if (nicBackend !== "hub" && nicBackend !== "udp") {
     throw usage(`--nic-backend must be "hub" or "udp", got "${nicBackend}"`);
   }
@@ -139,6 +148,7 @@ export function resolveVmOptions(options: VmOptions = {}): ResolvedVmOptions {
     udpBasePort: options.udpBasePort,
     timeoutSeconds,
     verbose: options.verbose ?? false,
+    iommu,
   };
 }
 
@@ -194,11 +204,16 @@ Options:
   --udp-port BASE    first UDP port for --nic-backend udp (default: free ports)
   --env KEY=VALUE    extra environment variable for the command (repeatable)
   --timeout S        kill the VM and fail after S seconds (default ${DEFAULTS.timeoutSeconds})
+  --iommu            a q35 machine with QEMU's Intel IOMMU (intel_iommu=on) for
+                     VFIO, at most ${MAX_NICS_IOMMU} NICs, plus an e1000 NIC at
+                     ${IOMMU_NIC_ADDRESS} on hub 0 whose DMA the IOMMU translates
+                     (the legacy virtio NICs bypass it). Load VFIO in the
+                     guest with: modprobe vfio-pci
   --verbose          also show the guest's kernel console on stderr
   --setup            only fetch the kernel and build the initramfs, then exit
   --help             show this text
 
-Exit code: the command's; 2 for bad options, ${124} on timeout, ${125} when the VM
+Exit code: the command's; ${EXIT_USAGE} for bad options, ${EXIT_TIMEOUT} on timeout, ${EXIT_VM_FAILURE} when the VM
 itself failed (the tail of the kernel console is printed).
 
 Examples:
@@ -234,6 +249,7 @@ export function parseCliArgs(args: readonly string[]): CliRequest {
         env: { type: "string", multiple: true },
         timeout: { type: "string" },
         verbose: { type: "boolean" },
+        iommu: { type: "boolean" },
         setup: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
@@ -265,6 +281,7 @@ export function parseCliArgs(args: readonly string[]): CliRequest {
     udpBasePort: number("udp-port", values["udp-port"]),
     timeoutSeconds: number("timeout", values.timeout, true),
     verbose: values.verbose ?? false,
+    iommu: values.iommu ?? false,
     env: parseEnv(values.env ?? []),
   };
   resolveVmOptions(options); // report bad values now, before any work

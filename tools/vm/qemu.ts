@@ -16,6 +16,27 @@ export const MAX_NICS = 16;
 /** PCI slot of NIC 0; NIC i sits in slot `FIRST_NIC_SLOT + i`. */
 export const FIRST_NIC_SLOT = 0x10;
 
+/**
+ * With {@link QemuSpec.iommu}: the most virtio NICs (slots 0x10..0x1d), since
+ * q35 keeps slot 0x1f for its ISA bridge and {@link IOMMU_NIC_SLOT} is 0x1e.
+ */
+export const MAX_NICS_IOMMU = 14;
+
+/**
+ * With {@link QemuSpec.iommu}: the slot of an Intel e1000 (82540EM) NIC on
+ * hub 0. QEMU's legacy virtio NICs bypass the IOMMU (a legacy device cannot
+ * offer VIRTIO_F_ACCESS_PLATFORM, virtio 1.1 section 6.1, and QEMU refuses
+ * `iommu_platform=on` for it), so this NIC is the one whose DMA the IOMMU
+ * really translates — for tests that an unmapped address faults.
+ */
+export const IOMMU_NIC_SLOT = 0x1e;
+
+/** The PCI address of the e1000 of {@link IOMMU_NIC_SLOT}: `0000:00:1e.0`. */
+export const IOMMU_NIC_ADDRESS = "0000:00:1e.0";
+
+/** The MAC address of the e1000 of {@link IOMMU_NIC_SLOT}. */
+export const IOMMU_NIC_MAC = "02:69:78:79:01:00";
+
 /** PCI slots of the two 9p devices (fixed, so they never move the NICs). */
 export const NINEP_SLOTS = { hostroot: 0x08, ixyrun: 0x09 } as const;
 
@@ -92,6 +113,12 @@ export interface QemuSpec {
   readonly nics: readonly NicBackend[];
   /** More `-device` values (not connected to any network). */
   readonly extraDevices?: readonly string[];
+  /**
+   * An emulated Intel IOMMU (VT-d) on a q35 machine, and the e1000 NIC of
+   * {@link IOMMU_NIC_SLOT}; the kernel needs `intel_iommu=on` (see
+   * {@link kernelCommandLine}). Default false: the i440FX PC without IOMMU.
+   */
+  readonly iommu?: boolean;
 }
 
 /**
@@ -104,78 +131,91 @@ export interface QemuSpec {
  * @returns the argument list
  */
 export function qemuArgs(spec: QemuSpec): string[] {
-  const args: string[] = [
-    // Name shown in `ps` and in QEMU's messages.
-    "-name",
-    "ixy-lab-vm",
-    // The classic i440FX PC: plain PCI bus 0, slots 0x03..0x1f free for us.
-    // i8042=off drops the PS/2 controller (saves the kernel probing it).
+  const args: string[] = [];
+  // One flag and its value per call, so that each line reads like the shell.
+  const add = (...words: string[]): void => {
+    args.push(...words);
+  };
+  // Name shown in `ps` and in QEMU's messages.
+  add("-name", "ixy-lab-vm");
+  // The classic i440FX PC: plain PCI bus 0, slots 0x03..0x1f free for us.
+  // i8042=off drops the PS/2 controller (saves the kernel probing it).
+  // With an IOMMU: q35 instead, the PC that QEMU's intel-iommu needs (see
+  // IOMMU_DEVICE); its split irqchip is what interrupt remapping requires, and
+  // smbus/sata off keep slot 0x1f to the ISA bridge alone.
+  add(
     "-machine",
-    "pc,i8042=off",
-    // TCG: QEMU translates x86 code itself (no KVM), one host thread per vCPU.
-    "-accel",
-    "tcg",
-    // The emulated CPU with every feature TCG can emulate (SSE4, AVX2, ...).
-    "-cpu",
-    "max",
-    "-smp",
-    String(spec.cpus),
-    "-m",
-    `${spec.memoryMiB}M`,
-    // No default devices (no VGA, no default NIC wired to the host's network,
-    // no floppy or CD-ROM, no monitor), no config files, no window.
-    "-nodefaults",
-    "-no-user-config",
-    "-display",
-    "none",
-    // A guest reboot ends QEMU instead (with panic=-1, a kernel panic does too).
-    "-no-reboot",
-    // Boot Linux directly: QEMU loads kernel and initramfs into RAM itself.
-    "-kernel",
-    spec.kernel,
-    "-initrd",
-    spec.initramfs,
-    "-append",
-    spec.append,
-    // Serial port 1 (ttyS0, the kernel console) -> QEMU's stderr.
-    "-chardev",
-    "file,id=console,path=/dev/stderr",
-    "-serial",
-    "chardev:console",
-    // Serial port 2 (ttyS1, the command's output) -> QEMU's stdout.
-    // signal=off: a ^C byte is just a byte, not a reason for QEMU to quit.
-    "-chardev",
-    "stdio,id=output,signal=off",
-    "-serial",
-    "chardev:output",
-    // The host's / as 9p share "hostroot", read-only. security_model=none:
-    // files keep the host's owners and modes, and QEMU does not try to map
-    // them. multidevs=remap keeps inode numbers unique although / spans
-    // several host file systems.
-    "-fsdev",
-    "local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap",
+    spec.iommu ? "q35,kernel-irqchip=split,i8042=off,smbus=off,sata=off" : "pc,i8042=off",
+  );
+  // TCG: QEMU translates x86 code itself (no KVM), one host thread per vCPU.
+  add("-accel", "tcg");
+  // The emulated CPU with every feature TCG can emulate (SSE4, AVX2, ...).
+  add("-cpu", "max");
+  add("-smp", String(spec.cpus));
+  add("-m", `${spec.memoryMiB}M`);
+  // No default devices (no VGA, no default NIC wired to the host's network,
+  // no floppy or CD-ROM, no monitor), no config files, no window.
+  add("-nodefaults", "-no-user-config", "-display", "none");
+  // A guest reboot ends QEMU instead (with panic=-1, a kernel panic does too).
+  add("-no-reboot");
+  // Boot Linux directly: QEMU loads kernel and initramfs into RAM itself (no
+  // boot loader). An ELF vmlinux boots through its PVH entry point, a bzImage
+  // through QEMU's linuxboot ROM.
+  add("-kernel", spec.kernel);
+  add("-initrd", spec.initramfs);
+  add("-append", spec.append);
+  // Serial port 1 (ttyS0, the kernel console) -> QEMU's stderr.
+  add("-chardev", "file,id=console,path=/dev/stderr");
+  add("-serial", "chardev:console");
+  // Serial port 2 (ttyS1, the command's output) -> QEMU's stdout.
+  // signal=off: a ^C byte is just a byte, not a reason for QEMU to quit.
+  add("-chardev", "stdio,id=output,signal=off");
+  add("-serial", "chardev:output");
+  // The host's / as 9p share "hostroot", read-only. security_model=none:
+  // files keep the host's owners and modes, and QEMU does not try to map
+  // them. multidevs=remap keeps inode numbers unique although / spans
+  // several host file systems.
+  // The IOMMU comes before every PCI device: one created earlier would not see it.
+  if (spec.iommu) add("-device", IOMMU_DEVICE);
+  add("-fsdev", "local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap");
+  add(
     "-device",
     `virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot,addr=${hex(NINEP_SLOTS.hostroot)}`,
-    // The per-run directory as 9p share "ixyrun", writable.
-    "-fsdev",
-    `local,id=ixyrun,path=${spec.runDir},security_model=none`,
-    "-device",
-    `virtio-9p-pci,fsdev=ixyrun,mount_tag=ixyrun,addr=${hex(NINEP_SLOTS.ixyrun)}`,
-  ];
+  );
+  // The per-run directory as 9p share "ixyrun", writable.
+  // (A comma in a QEMU option value is written as two commas.)
+  add("-fsdev", `local,id=ixyrun,path=${spec.runDir.replaceAll(",", ",,")},security_model=none`);
+  add("-device", `virtio-9p-pci,fsdev=ixyrun,mount_tag=ixyrun,addr=${hex(NINEP_SLOTS.ixyrun)}`);
   for (const [i, backend] of spec.nics.entries()) {
-    args.push("-netdev", netdev(i, backend));
+    add("-netdev", netdev(i, backend));
     // A transitional virtio NIC with the legacy interface only
     // (disable-modern=on): registers in I/O-port BAR0, what our driver uses.
     // Fixed slot and MAC so tests know them; romfile= skips the PXE boot ROM.
-    args.push(
+    add(
       "-device",
       `virtio-net-pci,netdev=net${i},mac=${vmNicMac(i)},addr=${hex(FIRST_NIC_SLOT + i)}` +
         ",disable-modern=on,romfile=",
     );
   }
-  for (const device of spec.extraDevices ?? []) args.push("-device", device);
+  for (const device of spec.extraDevices ?? []) add("-device", device);
+  if (spec.iommu) {
+    // The e1000 on hub 0 whose DMA the IOMMU translates (IOMMU_NIC_SLOT).
+    add("-netdev", "hubport,id=iommunic,hubid=0");
+    add(
+      "-device",
+      `e1000,netdev=iommunic,mac=${IOMMU_NIC_MAC},addr=${hex(IOMMU_NIC_SLOT)},romfile=`,
+    );
+  }
   return args;
 }
+
+/**
+ * QEMU's emulated Intel VT-d: interrupt remapping on (VFIO wants the MSI-X of
+ * a device in user space remapped), caching mode (the guest reports every
+ * new mapping, so QEMU can follow them) and 48-bit IOVAs (the default 39
+ * bits cannot hold the user-space addresses VFIO maps at IOVA = virtual).
+ */
+const IOMMU_DEVICE = "intel-iommu,intremap=on,caching-mode=on,aw-bits=48";
 
 /** The `-netdev` value for NIC `i`. */
 function netdev(i: number, backend: NicBackend): string {
@@ -202,6 +242,8 @@ export interface KernelCommandLineSpec {
   readonly hugepages: number;
   /** Print all kernel messages (true) or only warnings and errors (false). */
   readonly verbose: boolean;
+  /** Turn on the emulated Intel IOMMU (`intel_iommu=on`); default false. */
+  readonly iommu?: boolean;
 }
 
 /**
@@ -226,5 +268,13 @@ export function kernelCommandLine(spec: KernelCommandLineSpec): string {
     "mitigations=off",
     // Trust the emulated TSC; skips a clock check that is slow under TCG.
     "tsc=reliable",
+    // The IOMMU (QEMU's intel-iommu, see qemuArgs): Debian's kernel leaves it
+    // off unless asked; VFIO needs it to isolate a device's DMA.
+    spec.iommu ? "intel_iommu=on" : "",
+    // With interrupt remapping the kernel tests the timer through the
+    // remapped IO-APIC and panics when the (slow, emulated) timer misses its
+    // window ("timer doesn't work through Interrupt-remapped IO-APIC"); the
+    // usual VM setting skips that test.
+    spec.iommu ? "no_timer_check" : "",
   ].filter((word) => word !== "").join(" ");
 }

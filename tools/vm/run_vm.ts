@@ -79,12 +79,17 @@ export async function runInVm(command: string, options: VmOptions = {}): Promise
     const args = qemuArgs({
       kernel: kernel.bootImage,
       initramfs,
-      append: kernelCommandLine({ hugepages: settings.hugepages, verbose: settings.verbose }),
+      append: kernelCommandLine({
+        hugepages: settings.hugepages,
+        verbose: settings.verbose,
+        iommu: settings.iommu,
+      }),
       cpus: settings.cpus,
       memoryMiB: settings.memoryMiB,
       runDir,
       nics,
       extraDevices: options.extraDevices,
+      iommu: settings.iommu,
     });
     return await runQemu(tools.qemu, args, runDir, options, settings.timeoutSeconds);
   } finally {
@@ -192,7 +197,9 @@ async function runQemu(
 /** The last console lines for an error message (not needed with --verbose: already shown). */
 function consoleReport(tail: Uint8Array, verbose: boolean | undefined): string {
   if (verbose) return " The kernel console is above.";
-  const lines = new TextDecoder().decode(tail).replaceAll("\r", "").trimEnd().split("\n");
+  const lines = new TextDecoder().decode(tail).replaceAll("\r", "").trimEnd().split("\n")
+    // QEMU warns that hubs are "not connected to host network": by design, not news.
+    .filter((line) => !/warning: hub \d+ is not connected to host network/.test(line));
   const last = lines.slice(-CONSOLE_TAIL_LINES).join("\n");
   return last === ""
     ? " The kernel console is empty."

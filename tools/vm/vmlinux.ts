@@ -43,7 +43,8 @@ export function findBzImagePayload(image: Uint8Array): BzImagePayload | undefine
   const offset = (setupSectors + 1) * 512 + view.getUint32(0x248, true);
   const length = view.getUint32(0x24c, true);
   if (length === 0 || offset + length > image.length) return undefined;
-  const startsWith = (...magic: number[]): boolean => magic.every((b, i) => image[offset + i] === b);
+  const startsWith = (...magic: number[]): boolean =>
+    magic.every((b, i) => image[offset + i] === b);
   const format = startsWith(0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00)
     ? "xz"
     : startsWith(0x1f, 0x8b)
@@ -94,17 +95,23 @@ export interface EnsureVmlinuxOptions {
   readonly vmlinuz: string;
   /** Where to keep the unpacked ELF (`boot/vmlinux-<version>`). */
   readonly vmlinux: string;
-  /** A static busybox, whose `unxz` serves when `xz` is not installed. */
-  readonly busybox: string;
   /** Where progress messages go (default: nowhere). */
   readonly log?: (message: string) => void;
 }
 
+/** The host program that decompresses each payload format, and its Debian package. */
+const DECOMPRESSORS = {
+  xz: { program: "xz", pkg: "xz-utils" },
+  gzip: { program: "gzip", pkg: "gzip" },
+  zstd: { program: "zstd", pkg: "zstd" },
+} as const;
+
 /**
- * Unpacks the bzImage into a bootable ELF once; remembers failure in a
- * `<vmlinux>.unusable` file so it is not retried at every run.
+ * Unpacks the bzImage into a bootable ELF once. A kernel that cannot be
+ * booted that way is remembered in a `<vmlinux>.unusable` file; a missing
+ * decompressor is not (it may be installed later).
  *
- * @param options the bzImage, the target path, busybox and a progress callback
+ * @param options the bzImage, the target path and a progress callback
  * @returns the image QEMU should boot: the ELF if usable, else the bzImage
  */
 export async function ensureVmlinux(options: EnsureVmlinuxOptions): Promise<string> {
@@ -118,55 +125,56 @@ export async function ensureVmlinux(options: EnsureVmlinuxOptions): Promise<stri
   };
   if (exists(options.vmlinux)) return options.vmlinux;
   if (exists(`${options.vmlinux}.unusable`)) return options.vmlinuz;
-  options.log?.(`Unpacking ${options.vmlinuz} for a faster boot`);
-  let reason: string;
+  const fallBack = (reason: string): string => {
+    options.log?.(`Booting the compressed kernel, about 2 s slower per boot: ${reason}`);
+    return options.vmlinuz;
+  };
+  const unusable = async (reason: string): Promise<string> => {
+    await Deno.writeTextFile(`${options.vmlinux}.unusable`, `${reason}\n`).catch(() => {});
+    return fallBack(reason);
+  };
   try {
     const image = await Deno.readFile(options.vmlinuz);
     const payload = findBzImagePayload(image);
-    const compressed = payload && image.subarray(payload.offset, payload.offset + payload.length);
-    const elf = payload && compressed && await decompress(payload.format, compressed, options);
-    if (elf && hasPvhEntry(elf)) {
-      const partial = `${options.vmlinux}.${Deno.pid}.partial`;
-      await Deno.writeFile(partial, elf);
-      await Deno.rename(partial, options.vmlinux); // atomic
-      return options.vmlinux;
+    if (!payload || payload.format === "other") {
+      return await unusable("not a bzImage with an xz, gzip or zstd payload");
     }
-    reason = !payload
-      ? "not a bzImage we understand"
-      : !elf
-      ? `cannot decompress ${payload.format}`
-      : "no PVH entry point";
+    const tool = DECOMPRESSORS[payload.format];
+    const program = findExecutable(tool.program);
+    if (!program) return fallBack(`${tool.program} is missing (apt-get install ${tool.pkg})`);
+    options.log?.(`Unpacking ${options.vmlinuz} once, for faster boots`);
+    const elf = await decompress(program, payload, image);
+    if (!elf) return await unusable(`${tool.program} did not give the expected size`);
+    if (!hasPvhEntry(elf)) return await unusable("the kernel has no PVH entry point");
+    const partial = `${options.vmlinux}.${Deno.pid}.partial`;
+    await Deno.writeFile(partial, elf);
+    await Deno.rename(partial, options.vmlinux); // atomic: parallel runs see all or nothing
+    return options.vmlinux;
   } catch (error) {
-    reason = errorText(error);
+    return fallBack(errorText(error));
   }
-  options.log?.(`Booting the compressed kernel (slower): ${reason}`);
-  await Deno.writeTextFile(`${options.vmlinux}.unusable`, `${reason}\n`).catch(() => {});
-  return options.vmlinuz;
 }
 
-/** Decompresses with a host tool; undefined if there is none for the format. */
+/** Runs `<program> -dc` on the payload; undefined if the result has the wrong size. */
 async function decompress(
-  format: BzImagePayload["format"],
-  data: Uint8Array,
-  options: EnsureVmlinuxOptions,
+  program: string,
+  payload: BzImagePayload,
+  image: Uint8Array,
 ): Promise<Uint8Array | undefined> {
-  let program: string | undefined;
-  let args: string[];
-  if (format === "xz") {
-    program = findExecutable("xz");
-    args = ["-dc"];
-    if (!program) [program, args] = [options.busybox, ["unxz", "-c"]];
-  } else if (format === "gzip") {
-    [program, args] = [findExecutable("gzip"), ["-dc"]];
-  } else if (format === "zstd") {
-    [program, args] = [findExecutable("zstd"), ["-dc"]];
-  } else {
-    return undefined;
+  let data = image.subarray(payload.offset, payload.offset + payload.length);
+  // The kernel build appends the unpacked size (4 bytes, little-endian) to
+  // xz and zstd payloads; the tools would take it for a broken second stream.
+  let expectedSize: number | undefined;
+  if (payload.format !== "gzip") {
+    expectedSize = new DataView(data.buffer, data.byteOffset + data.length - 4, 4)
+      .getUint32(0, true);
+    data = data.subarray(0, data.length - 4);
   }
-  if (!program) return undefined;
-  const { stdoutBytes } = await runTool(program, args, {
+  const { stdoutBytes } = await runTool(program, ["-dc"], {
     stdin: data,
     purpose: "unpack the kernel image",
   });
-  return stdoutBytes;
+  return expectedSize === undefined || stdoutBytes.length === expectedSize
+    ? stdoutBytes
+    : undefined;
 }

@@ -9,8 +9,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { ixyInit } from "../../../src/ixy.ts";
-import { HugepageAllocator } from "../../../src/memory.ts";
+import { dmaAllocatorFor, ixyInit } from "../../../src/ixy.ts";
 import type { PktBuf } from "../../../src/mempool.ts";
 import { DeviceStats } from "../../../src/stats.ts";
 import { runTool } from "../../../src/error.ts";
@@ -29,7 +28,7 @@ function main(): void {
   });
   const count = Number(values.count);
   const template = new FrameTemplate({ srcMac: parseMac(values["src-mac"]!) });
-  const dev = ixyInit(positionals[0], { dma: HugepageAllocator.open() });
+  const dev = ixyInit(positionals[0], { dma: dmaAllocatorFor(positionals[0]) });
   // Tell the test script the driver is ready to receive.
   if (values["ready-file"]) Deno.writeTextFileSync(values["ready-file"], "ready\n");
   const checker = new SequenceChecker(count, template);
