@@ -5,19 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { runInVm } from "../../tools/vm/mod.ts";
-
-async function guest(script: string, options: { nics: number; hubs?: number[] }): Promise<string> {
-  const result = await runInVm(script, { ...options, timeoutSeconds: 600 });
-  assert.equal(result.code, 0, `guest script failed (exit ${result.code}):\n${result.output}`);
-  return result.output;
-}
-
-function field(output: string, name: string): string {
-  const m = new RegExp(`^${name}=(.*)$`, "m").exec(output);
-  assert.ok(m, `no ${name}= line in:\n${output}`);
-  return m[1].trim();
-}
+import { field, guest } from "./lib.ts";
 
 const numbers = (text: string) => text.trim().split(/\s+/).map(Number);
 

@@ -13,26 +13,14 @@
  */
 
 import assert from "node:assert/strict";
-import { runInVm } from "../../tools/vm/mod.ts";
-
-/** Runs a guest script in the IOMMU VM; fails the test on a non-zero exit. */
-async function guest(script: string): Promise<string> {
-  const result = await runInVm(script, { nics: 2, iommu: true, timeoutSeconds: 600 });
-  assert.equal(result.code, 0, `guest script failed (exit ${result.code}):\n${result.output}`);
-  return result.output;
-}
-
-/** The value of a `NAME=value` line in the output. */
-function field(output: string, name: string): string {
-  const m = new RegExp(`^${name}=(.*)$`, "m").exec(output);
-  assert.ok(m, `no ${name}= line in:\n${output}`);
-  return m[1].trim();
-}
+import { field, guest } from "./lib.ts";
 
 const COUNT = 2000;
+/** QEMU with an emulated Intel IOMMU (q35, intel-iommu). */
+const IOMMU = { iommu: true };
 
 Deno.test("lab VM + IOMMU: an unmapped IOVA faults, as a normal user", async (t) => {
-  const out = await guest("sh tests/vm/guest/vfio_iommu_fault.sh");
+  const out = await guest("sh tests/vm/guest/vfio_iommu_fault.sh", IOMMU);
   const dma = JSON.parse(field(out, "DMA_RESULT"));
   const peer = JSON.parse(field(out, "PEER_RESULT"));
   await t.step("the tool ran as nobody (uid 65534)", () => {
@@ -58,7 +46,7 @@ Deno.test("lab VM + IOMMU: an unmapped IOVA faults, as a normal user", async (t)
 });
 
 Deno.test("lab VM + IOMMU: pktgen through VFIO -> kernel virtio_net peer", async (t) => {
-  const out = await guest(`sh tests/vm/guest/vfio_pktgen_to_kernel.sh ${COUNT}`);
+  const out = await guest(`sh tests/vm/guest/vfio_pktgen_to_kernel.sh ${COUNT}`, IOMMU);
   await t.step("the NIC was bound to vfio-pci and stayed there", () => {
     assert.equal(field(out, "DRIVER"), "vfio-pci");
     assert.equal(field(out, "DRIVER_AFTER"), "vfio-pci");
@@ -77,7 +65,7 @@ Deno.test("lab VM + IOMMU: pktgen through VFIO -> kernel virtio_net peer", async
 });
 
 Deno.test("lab VM + IOMMU: kernel virtio_net -> our rxBatch through VFIO", async (t) => {
-  const out = await guest(`sh tests/vm/guest/vfio_kernel_to_rx.sh ${COUNT}`);
+  const out = await guest(`sh tests/vm/guest/vfio_kernel_to_rx.sh ${COUNT}`, IOMMU);
   const rx = JSON.parse(field(out, "RX_RESULT"));
   await t.step("every frame arrived once, byte-exact", () => {
     assert.equal(field(out, "DRIVER"), "vfio-pci");

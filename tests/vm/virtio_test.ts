@@ -7,21 +7,7 @@
  */
 
 import assert from "node:assert/strict";
-import { runInVm } from "../../tools/vm/mod.ts";
-
-/** Runs a guest script; returns its output, failing the test on a non-zero exit. */
-async function guest(script: string, extraDevices: string[] = []): Promise<string> {
-  const result = await runInVm(script, { nics: 2, timeoutSeconds: 600, extraDevices });
-  assert.equal(result.code, 0, `guest script failed (exit ${result.code}):\n${result.output}`);
-  return result.output;
-}
-
-/** The value of a `NAME=value` line in the output. */
-function field(output: string, name: string): string {
-  const m = new RegExp(`^${name}=(.*)$`, "m").exec(output);
-  assert.ok(m, `no ${name}= line in:\n${output}`);
-  return m[1].trim();
-}
+import { field, guest } from "./lib.ts";
 
 const COUNT = 3000;
 
@@ -65,7 +51,9 @@ Deno.test("lab VM: kernel virtio_net peer -> our rxBatch, byte-exact", async (t)
 });
 
 Deno.test("lab VM: bad input gets one clear line, and the NIC stays with the kernel", async (t) => {
-  const out = await guest("sh tests/vm/guest/bad_input.sh", ["e1000,addr=0x1e,romfile="]);
+  const out = await guest("sh tests/vm/guest/bad_input.sh", {
+    extraDevices: ["e1000,addr=0x1e,romfile="],
+  });
   const cases = new Map<string, { code: number; text: string }>();
   for (const block of out.split(/^CASE /m).slice(1)) {
     const [head, ...rest] = block.split("\n");

@@ -23,3 +23,4 @@ wait $RX_PID
 TX_AFTER=$(cat /sys/class/net/"$PEER"/statistics/tx_packets)
 echo "KERNEL_TX_PACKETS=$((TX_AFTER - TX_BEFORE))"
 echo "RX_RESULT=$(cat /tmp/rx.json)"
+echo "DRIVER_AFTER=$(basename "$(readlink /sys/bus/pci/devices/$OURS/driver)")"

@@ -22,3 +22,4 @@ wait $PEER_PID
 RX_AFTER=$(cat /sys/class/net/"$PEER"/statistics/rx_packets)
 echo "KERNEL_RX_PACKETS=$((RX_AFTER - RX_BEFORE))"
 echo "PEER_RESULT=$(cat /tmp/peer.json)"
+echo "DRIVER_AFTER=$(basename "$(readlink /sys/bus/pci/devices/$OURS/driver)")"
