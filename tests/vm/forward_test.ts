@@ -40,7 +40,7 @@ Deno.test("lab VM: fwd joins two kernel hosts (ping, TCP, counters)", async (t) 
   });
 });
 
-Deno.test("lab VM: pcap writes what the kernel sent; tshark decodes every frame", async () => {
+Deno.test("lab VM: pcap writes what the kernel sent; tshark decodes every frame; --rebind", async () => {
   const count = 500;
   const out = await guest(`sh tests/vm/guest/pcap_capture.sh ${count}`, { nics: 2 });
   assert.match(out, new RegExp(`^pcap: wrote ${count} frames`, "m"));
@@ -50,5 +50,8 @@ Deno.test("lab VM: pcap writes what the kernel sent; tshark decodes every frame"
   const [time, mac, udpLength] = field(out, "TSHARK_FIRST").split(/\s+/);
   assert.ok(Math.abs(Number(time) - Date.now() / 1000) < 3600, `timestamp ${time} is now-ish`);
   assert.match(mac, /^02:69:78:79:00:01$/, "source MAC of the kernel's NIC");
+  // --rebind gave the NIC back to virtio-pci, and the kernel made it a net device again.
+  assert.equal(field(out, "DRIVER_AFTER"), "virtio-pci");
+  assert.match(field(out, "IFACE_AFTER"), /^eth\d+$/);
   assert.equal(Number(udpLength), 26);
 });

@@ -9,7 +9,8 @@ RUN="$IXY_DENO run -A --no-check"
 PEER=$(ls /sys/bus/pci/devices/0000:00:11.0/virtio*/net/)
 echo 1 > /proc/sys/net/ipv6/conf/"$PEER"/disable_ipv6
 ip link set "$PEER" up
-$RUN tools/pcap.ts 0000:00:10.0 /tmp/capture.pcap -n "$COUNT" > /tmp/pcap.log 2>&1 &
+# --rebind: afterwards the NIC goes back to the kernel driver it came from.
+$RUN tools/pcap.ts 0000:00:10.0 /tmp/capture.pcap -n "$COUNT" --rebind > /tmp/pcap.log 2>&1 &
 PCAP=$!
 while ! grep -q '^pcap: capturing' /tmp/pcap.log; do
   kill -0 $PCAP 2>/dev/null || { cat /tmp/pcap.log; exit 1; }
@@ -18,6 +19,8 @@ done
 $RUN tools/peer.ts send "$PEER" --count "$COUNT"
 wait $PCAP
 grep '^pcap: wrote' /tmp/pcap.log
+echo "DRIVER_AFTER=$(basename "$(readlink /sys/bus/pci/devices/0000:00:10.0/driver)")"
+echo "IFACE_AFTER=$(ls /sys/bus/pci/devices/0000:00:10.0/virtio*/net/ 2>/dev/null)"
 echo "TSHARK_ALL=$(tshark -r /tmp/capture.pcap 2>/dev/null | wc -l)"
 echo "TSHARK_OURS=$(tshark -r /tmp/capture.pcap -Y 'ip.src == 198.18.0.1 && ip.dst == 198.18.0.2 && udp.dstport == 1337 && frame.len == 60' 2>/dev/null | wc -l)"
 echo "TSHARK_BAD_CHECKSUM=$(tshark -r /tmp/capture.pcap -o udp.check_checksum:TRUE -o ip.check_checksum:TRUE -Y 'udp.checksum.status == "Bad" || ip.checksum.status == "Bad"' 2>/dev/null | wc -l)"
