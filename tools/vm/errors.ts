@@ -22,6 +22,8 @@ export class VmError extends Error {
   readonly exitCode: number;
 
   /**
+   * Creates the error.
+   *
    * @param message what failed, why, and what to do about it
    * @param exitCode exit code for the CLI (default {@link EXIT_VM_FAILURE})
    */

@@ -114,6 +114,9 @@ fail() {
 }
 
 # --- 2. Kernel modules -----------------------------------------------------
+# (The "ixy init:" lines mark progress in the console log: if the guest
+# hangs, the last one says where.)
+echo "ixy init: loading modules"
 # Numbered in the order modprobe --show-depends gave (dependencies first),
 # so the sorted glob loads them in a valid order.
 for ko in /modules/*.ko; do
@@ -128,6 +131,7 @@ done
 #   ixyrun:   a per-run host directory (writable): the command to run comes
 #             in, its exit code goes out. cache=none: every write reaches the
 #             host at once.
+echo "ixy init: mounting the host's files"
 NINEP=trans=virtio,version=9p2000.L,msize=${NINEP_MSIZE}
 mount -t 9p -o $NINEP,cache=loose,ro hostroot /hostroot || fail "cannot mount the host root"
 mount -t 9p -o $NINEP,cache=none ixyrun /ixyrun || fail "cannot mount the run directory"
@@ -178,10 +182,13 @@ ip link set lo up
 # ttyS1 is the second serial port; QEMU sends it to the host's stdout. Raw
 # mode: bytes pass unchanged (no "\\n" -> "\\r\\n", no echo).
 stty -F /dev/ttyS1 raw -echo
+echo "ixy init: running the command"
 cat /proc/uptime > /ixyrun/started
 # run.sh (written by the host) sets the environment, cds and runs the command.
 chroot /newroot /bin/sh /run/ixy/run.sh </dev/null >/dev/ttyS1 2>&1
-echo $? > /ixyrun/exit_code
+code=$?
+echo $code > /ixyrun/exit_code
+echo "ixy init: the command exited with $code; powering off"
 
 # --- 8. Power off ------------------------------------------------------------------
 # Closing ttyS1 above waited until its output was sent. -f: no init system
@@ -264,7 +271,24 @@ export async function ensureInitramfs(options: EnsureInitramfsOptions): Promise<
   } finally {
     await Deno.remove(stage, { recursive: true }).catch(() => {});
   }
+  await removeStaleArchives(dir, target);
   return target;
+}
+
+/**
+ * Deletes archives that an older /init or module list left in the cache. Only
+ * those unused for 10 minutes: a run started just before may not have handed
+ * its archive to QEMU yet.
+ */
+async function removeStaleArchives(dir: string, keep: string): Promise<void> {
+  const cutoff = Date.now() - 10 * 60 * 1000;
+  for (const entry of Deno.readDirSync(dir)) {
+    const path = `${dir}/${entry.name}`;
+    if (!entry.isFile || !entry.name.endsWith(".cpio") || path === keep) continue;
+    const info = await Deno.stat(path).catch(() => undefined);
+    const used = Math.max(info?.mtime?.getTime() ?? 0, info?.atime?.getTime() ?? 0);
+    if (used < cutoff) await Deno.remove(path).catch(() => {});
+  }
 }
 
 /**

@@ -35,11 +35,19 @@ export async function main(args: readonly string[]): Promise<number> {
       return 0;
     }
     case "run": {
-      // ^C or a kill ends QEMU too, instead of leaving it running.
+      // ^C or a kill ends QEMU too, instead of leaving it running; we then
+      // exit with 128 + the signal's number, as shells do.
       const abort = new AbortController();
-      const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
-      const onSignal = (): void => abort.abort();
-      for (const signal of signals) Deno.addSignalListener(signal, onSignal);
+      const signals = { SIGINT: 2, SIGTERM: 15 } as const;
+      let received = 0;
+      const listeners = Object.entries(signals).map(([name, number]) => {
+        const listener = (): void => {
+          received ||= number;
+          abort.abort();
+        };
+        Deno.addSignalListener(name as Deno.Signal, listener);
+        return [name as Deno.Signal, listener] as const;
+      });
       try {
         const result = await runInVm(request.command, {
           ...request.options,
@@ -54,8 +62,12 @@ export async function main(args: readonly string[]): Promise<number> {
           );
         }
         return result.code;
+      } catch (error) {
+        if (received === 0) throw error;
+        log(`Stopped the lab VM (signal ${received})`);
+        return 128 + received;
       } finally {
-        for (const signal of signals) Deno.removeSignalListener(signal, onSignal);
+        for (const [name, listener] of listeners) Deno.removeSignalListener(name, listener);
       }
     }
   }

@@ -13,7 +13,7 @@
 
 import dgram from "node:dgram";
 import { EXIT_TIMEOUT, VmError } from "./errors.ts";
-import { ensureHostTools } from "./host.ts";
+import { ensureHostTools, errorText } from "./host.ts";
 import { ensureInitramfs } from "./initramfs.ts";
 import { ensureKernel } from "./kernel.ts";
 import { resolveVmOptions, type VmOptions } from "./options.ts";
@@ -52,7 +52,7 @@ const CONSOLE_TAIL_LINES = 40;
  */
 export async function runInVm(command: string, options: VmOptions = {}): Promise<VmResult> {
   const settings = resolveVmOptions(options);
-  const cwd = Deno.realPathSync(options.cwd ?? Deno.cwd());
+  const cwd = realDirectory(options.cwd ?? Deno.cwd());
   checkGuestVisible(cwd);
   const tools = await ensureHostTools({ log: options.log });
   const kernel = await ensureKernel({ tools, log: options.log });
@@ -94,6 +94,15 @@ export async function runInVm(command: string, options: VmOptions = {}): Promise
     return await runQemu(tools.qemu, args, runDir, options, settings.timeoutSeconds);
   } finally {
     await Deno.remove(runDir, { recursive: true }).catch(() => {});
+  }
+}
+
+/** Resolves links in a directory path (the guest resolves them the same way through 9p). */
+function realDirectory(path: string): string {
+  try {
+    return Deno.realPathSync(path);
+  } catch (error) {
+    throw new VmError(`Cannot run in the lab VM from ${path}: ${errorText(error)}`);
   }
 }
 
