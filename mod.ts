@@ -35,7 +35,20 @@ export {
   VfioPciDevice,
   type VfioRegionInfo,
 } from "./src/vfio.ts";
-export { type DeviceOptions, formatMac, type IxyDevice } from "./src/device.ts";
+export { type DeviceOptions, formatMac, type IxyDevice, type IxyInterrupts } from "./src/device.ts";
+export {
+  type InterruptVector,
+  processCpuSeconds,
+  RxInterruptPolicy,
+  type RxInterruptPolicyOptions,
+} from "./src/interrupts.ts";
+export {
+  eitrForRate,
+  IXGBE_DEFAULT_INTERRUPT_RATE,
+  IXGBE_MAX_IRQ_QUEUES,
+  IxgbeInterrupts,
+} from "./drivers/ixgbe/interrupts.ts";
+export { VirtioInterrupts } from "./drivers/virtio/interrupts.ts";
 export { DeviceStats, diffMbit, diffMpps, formatStatsDiff } from "./src/stats.ts";
 export {
   DEFAULT_ENTRY_SIZE,

@@ -59,6 +59,39 @@ export interface IxyDevice {
    * resets it so it no longer does DMA into our memory.
    */
   close(): void;
+
+  /**
+   * Receive interrupts, when the device was opened with `interrupts: true`
+   * and can deliver them (MSI-X through VFIO, or the software 82599's);
+   * undefined otherwise. Use it through src/interrupts.ts
+   * (`RxInterruptPolicy`), which polls while traffic flows and sleeps
+   * when a queue stays empty.
+   */
+  readonly interrupts?: IxyInterrupts;
+}
+
+/**
+ * The optional interrupt capability of an {@link IxyDevice}: one interrupt
+ * per receive queue, masked while the driver polls. It never blocks Deno's
+ * event loop: {@link wait} is a Promise.
+ *
+ * Order matters (the lost-wakeup race): {@link enable}, then look at the ring
+ * once more (rxBatch), and only if it is still empty {@link wait}. A frame
+ * that arrives after `enable` raises the interrupt, and an interrupt that
+ * arrives before `wait` is remembered, so `wait` returns at once.
+ */
+export interface IxyInterrupts {
+  /** Interrupts taken so far (all queues), counted by {@link wait}. */
+  readonly count: number;
+  /** Unmasks queue `queueId`'s receive interrupt (stale signals are dropped first). */
+  enable(queueId: number): void;
+  /** Masks it again (we poll). */
+  disable(queueId: number): void;
+  /**
+   * Waits up to `timeoutMs` for queue `queueId`'s interrupt without blocking
+   * the event loop; true if it fired, false on timeout.
+   */
+  wait(queueId: number, timeoutMs: number): Promise<boolean>;
 }
 
 /** Options for {@link ixyInit} and the drivers' constructors. */
@@ -69,6 +102,18 @@ export interface DeviceOptions {
   txQueues?: number;
   /** Take the device even if a kernel interface on it is up (default false). */
   force?: boolean;
+  /**
+   * Set up receive interrupts (MSI-X through VFIO; the software 82599's
+   * through `interruptVectors`) and offer {@link IxyDevice.interrupts}
+   * (default false: pure polling, as ixy's default).
+   */
+  interrupts?: boolean;
+  /**
+   * Most interrupts per second and queue (interrupt throttling, ixgbe EITR,
+   * 82599 datasheet 7.3.2.1); 0 = no throttling. Default 100000 (ixy's EITR
+   * 0x028, 10 us). Virtio has no throttling and ignores it.
+   */
+  interruptRate?: number;
 }
 
 /** Formats a MAC address as `52:54:00:12:34:56`. */

@@ -140,11 +140,18 @@ function initVfio(pci: PciDevice, options: IxyInitOptions): IxyDevice {
   }
   vfio.enableBusMastering();
   const name = pci.address;
+  // Interrupts: VFIO_DEVICE_SET_IRQS enables MSI-X, one eventfd per RX queue (src/interrupts.ts).
+  const vectors = options.interrupts ? vfio.enableMsix(options.rxQueues ?? 1) : undefined;
   if (pci.vendorId === VIRTIO_PCI_VENDOR_ID) {
-    // MSI-X is off until VFIO_DEVICE_SET_IRQS turns it on: config at 0x14.
-    return VirtioDevice.attach(vfio.ioRegion(0), dma, { ...options, name, msixEnabled: false });
+    // MSI-X is off until VFIO_DEVICE_SET_IRQS turns it on: config at 0x14, else 0x18.
+    return VirtioDevice.attach(vfio.ioRegion(0), dma, {
+      ...options,
+      name,
+      msixEnabled: vectors !== undefined,
+      interruptVector: vectors?.[0],
+    });
   }
-  return IxgbeDevice.attach(vfio.mapBar(0), dma, { ...options, name });
+  return IxgbeDevice.attach(vfio.mapBar(0), dma, { ...options, name, interruptVectors: vectors });
 }
 
 type DriverInit = (pci: PciDevice, dma: DmaAllocator, options: DeviceOptions) => IxyDevice;

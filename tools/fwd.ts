@@ -18,7 +18,16 @@ import type { PktBuf } from "../src/mempool.ts";
 import type { IxyDevice } from "../src/device.ts";
 import { IxyError, runTool } from "../src/error.ts";
 import { intOption } from "./lib/cli.ts";
-import { releaseDevice, StatsPrinter, StopSignal } from "./lib/app.ts";
+import {
+  INTERRUPT_HELP,
+  INTERRUPT_OPTIONS,
+  interruptInitOptions,
+  releaseDevice,
+  reportInterrupts,
+  StatsPrinter,
+  StopSignal,
+} from "./lib/app.ts";
+import { RxInterruptPolicy } from "../src/interrupts.ts";
 
 const HELP = `Usage: deno task fwd <pci-a> <pci-b> [options]
 
@@ -31,14 +40,23 @@ Options:
   --seconds N   stop after N seconds (default: run until Ctrl-C)
   --rebind      give both NICs back to their kernel drivers at the end
   --force       take NICs even if a kernel interface on them is up
+${INTERRUPT_HELP}
   -h, --help    show this help`;
 
 /**
- * Moves one batch from `rx` to `tx`; returns the frames dropped. The loop
- * body allocates nothing: `bufs` is reused for every batch.
+ * Moves one batch from `rx` to `tx`; returns the frames dropped, and in
+ * `received.n` (if given) the frames received. The loop body allocates
+ * nothing: `bufs` is reused for every batch.
  */
-export function forward(rx: IxyDevice, tx: IxyDevice, bufs: PktBuf[], batch: number): number {
+export function forward(
+  rx: IxyDevice,
+  tx: IxyDevice,
+  bufs: PktBuf[],
+  batch: number,
+  received?: { n: number },
+): number {
   const n = rx.rxBatch(0, bufs, batch);
+  if (received) received.n = n;
   if (n === 0) return 0;
   for (let i = 0; i < n; i++) {
     // Touch the frame: read and write one byte (brings it into the cache).
@@ -61,6 +79,7 @@ async function main(): Promise<void> {
       seconds: { type: "string" },
       rebind: { type: "boolean", default: false },
       force: { type: "boolean", default: false },
+      ...INTERRUPT_OPTIONS,
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -72,15 +91,21 @@ async function main(): Promise<void> {
     : intOption("seconds", values.seconds, { min: 1 });
 
   const dma = dmaAllocatorFor(positionals[0]);
-  const a = ixyInit(positionals[0], { dma, force: values.force });
+  const irqOptions = interruptInitOptions(values);
+  const a = ixyInit(positionals[0], { dma, force: values.force, ...irqOptions });
   let b: IxyDevice;
   try {
-    b = ixyInit(positionals[1], { dma, force: values.force });
+    b = ixyInit(positionals[1], { dma, force: values.force, ...irqOptions });
   } catch (e) {
     releaseDevice(a, { rebind: true }); // nothing taken half-way
     throw e;
   }
   console.log(`fwd: ${a.pciAddress} <-> ${b.pciAddress}, batch ${batch}`);
+  reportInterrupts(a, values.interrupts);
+  reportInterrupts(b, values.interrupts);
+  // One policy per receiving port; sleep only when both directions are idle.
+  const irqA = new RxInterruptPolicy(a, 0);
+  const irqB = new RxInterruptPolicy(b, 0);
 
   const drops = { aToB: 0, bToA: 0 }; // TX ring full, per direction
   const stop = new StopSignal();
@@ -92,14 +117,23 @@ async function main(): Promise<void> {
   );
   const bufs: PktBuf[] = new Array(batch);
   const start = performance.now();
+  const fromA = { n: 0 };
+  const fromB = { n: 0 };
   for (let iteration = 0; !stop.stopped; iteration++) {
-    drops.aToB += forward(a, b, bufs, batch);
-    drops.bToA += forward(b, a, bufs, batch);
-    if ((iteration & 255) === 0) {
+    drops.aToB += forward(a, b, bufs, batch, fromA);
+    drops.bToA += forward(b, a, bufs, batch, fromB);
+    // Each policy must see every poll: no short-circuit.
+    const idleA = irqA.onPoll(fromA.n);
+    const idleB = irqB.onPoll(fromB.n);
+    const slept = idleA && idleB;
+    if (slept) await RxInterruptPolicy.sleepAny([irqA, irqB]);
+    if (slept || (iteration & 255) === 0) {
       await printer.tick();
       if (performance.now() - start >= seconds * 1000) break;
     }
   }
+  irqA.stop();
+  irqB.stop();
   stop.dispose();
   const [ta, tb] = printer.totals();
   console.log(

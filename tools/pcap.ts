@@ -18,7 +18,16 @@ import { dmaAllocatorFor, ixyInit } from "../src/ixy.ts";
 import type { PktBuf } from "../src/mempool.ts";
 import { IxyError, runTool } from "../src/error.ts";
 import { intOption } from "./lib/cli.ts";
-import { releaseDevice, StatsPrinter, StopSignal } from "./lib/app.ts";
+import {
+  INTERRUPT_HELP,
+  INTERRUPT_OPTIONS,
+  interruptInitOptions,
+  releaseDevice,
+  reportInterrupts,
+  StatsPrinter,
+  StopSignal,
+} from "./lib/app.ts";
+import { RxInterruptPolicy } from "../src/interrupts.ts";
 
 const HELP = `Usage: deno task pcap <pci-address> <file> [options]
 
@@ -31,6 +40,7 @@ Options:
   --seconds N   stop after N seconds
   --rebind      give the NIC back to its kernel driver at the end
   --force       take the NIC even if a kernel interface on it is up
+${INTERRUPT_HELP}
   -h, --help    show this help`;
 
 const SNAPLEN = 65535;
@@ -102,6 +112,7 @@ async function main(): Promise<void> {
       seconds: { type: "string" },
       rebind: { type: "boolean", default: false },
       force: { type: "boolean", default: false },
+      ...INTERRUPT_OPTIONS,
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -113,7 +124,13 @@ async function main(): Promise<void> {
     : intOption("seconds", values.seconds, { min: 1 });
 
   const dma = dmaAllocatorFor(positionals[0]);
-  const dev = ixyInit(positionals[0], { dma, force: values.force });
+  const dev = ixyInit(positionals[0], {
+    dma,
+    force: values.force,
+    ...interruptInitOptions(values),
+  });
+  reportInterrupts(dev, values.interrupts);
+  const irq = new RxInterruptPolicy(dev, 0);
   const writer = new PcapWriter(positionals[1]);
   console.log(`pcap: capturing on ${dev.pciAddress} into ${positionals[1]}`);
   const stop = new StopSignal();
@@ -131,11 +148,15 @@ async function main(): Promise<void> {
         bufs[i].pool.free(bufs[i]);
       }
     }
-    if ((iteration & 255) === 0) {
+    // Idle with interrupts: sleep (src/interrupts.ts), then the clock checks below.
+    const slept = irq.onPoll(n);
+    if (slept) await irq.sleep();
+    if (slept || (iteration & 255) === 0) {
       await printer.tick();
       if (performance.now() - start >= seconds * 1000) break;
     }
   }
+  irq.stop();
   stop.dispose();
   writer.close();
   console.log(`pcap: wrote ${writer.frames} frames to ${positionals[1]}`);

@@ -80,7 +80,7 @@ export const IXGBE_EEC = 0x10010;
 export const IXGBE_EEC_ARD = 0x00000200;
 
 // ---------------------------------------------------------------------------
-// Interrupts (8.2.3.5) — we poll, so we only ever mask them all.
+// Interrupts (7.3, registers in 8.2.3.5): masked while polling; MSI-X per receive queue on request.
 
 /** Extended Interrupt Cause Read, 8.2.3.5.1 EICR. */
 export const IXGBE_EICR = 0x00800;
@@ -90,6 +90,52 @@ export const IXGBE_EIMS = 0x00880;
 export const IXGBE_EIMC = 0x00888;
 /** All interrupt causes (bit 31 is reserved), for EIMC. */
 export const IXGBE_IRQ_CLEAR_MASK = 0x7fffffff;
+/** Extended Interrupt Cause Set, 8.2.3.5.2 EICS: writing 1s sets causes (software interrupts). */
+export const IXGBE_EICS = 0x00808;
+/** Extended Interrupt Auto Clear, 8.2.3.5.5 EIAC: these EICR bits clear when their MSI-X message is sent. */
+export const IXGBE_EIAC = 0x00810;
+/** Extended Interrupt Auto Mask Enable, 8.2.3.5.6 EIAM (acts with GPIE.EIAME). */
+export const IXGBE_EIAM = 0x00890;
+/** General Purpose Interrupt Enable, 8.2.3.5.18 GPIE. */
+export const IXGBE_GPIE = 0x00898;
+/** GPIE bits (8.2.3.5.18; Linux ixgbe_type.h names). */
+export const IXGBE_GPIE_BITS = {
+  /** Multiple_MSIX: MSI-X mode, one message per vector (7.3.4.3). */
+  MSIX_MODE: 0x00000010,
+  /** OCD: other-clear disable (EICR other causes not cleared on read). */
+  OCD: 0x00000020,
+  /** EIAME: auto-mask (EIAM) applies when an MSI-X message is sent. */
+  EIAME: 0x40000000,
+  /** PBA_support: the MSI-X pending bit array reflects EICR. */
+  PBA_SUPPORT: 0x80000000,
+} as const;
+/** Type of {@link IXGBE_GPIE_BITS}. */
+export type IXGBE_GPIE_BITS = typeof IXGBE_GPIE_BITS;
+/** The queue causes of EICR: bits 15:0 (RTxQ), one per MSI-X vector 0-15 (8.2.3.5.1). */
+export const IXGBE_EICR_RTX_QUEUE = 0x0000ffff;
+/**
+ * Extended Interrupt Throttle Register of vector `n` (8.2.3.5.12 EITR[n]):
+ * 0x00820 + 4n for n <= 23, 0x12300 + 4(n - 24) above.
+ */
+export const IXGBE_EITR = (n: number): number => n <= 23 ? 0x00820 + 4 * n : 0x12300 + 4 * (n - 24);
+/** EITR bits 11:3, ITR_INTERVAL: the minimum gap between interrupts, in 2.048 us units (1/10 GbE). */
+export const IXGBE_EITR_ITR_INTERVAL_MASK = 0x00000ff8;
+/** EITR.ITR_INTERVAL's unit at 1 and 10 GbE link, in microseconds (8.2.3.5.12). */
+export const IXGBE_EITR_UNIT_US = 2.048;
+/** EITR bit 31, CNT_WDIS: write the interval without touching the running counter. */
+export const IXGBE_EITR_CNT_WDIS = 0x80000000;
+/**
+ * Interrupt Vector Allocation register `n` (8.2.3.5.16 IVAR[n], 0x00900 + 4n,
+ * n = 0..63): four 8-bit entries, RX queue 2n (bits 7:0), TX queue 2n (15:8),
+ * RX queue 2n+1 (23:16), TX queue 2n+1 (31:24); each entry is the vector
+ * (bits 5:0) and a valid bit (bit 7).
+ */
+export const IXGBE_IVAR = (n: number): number => 0x00900 + 4 * n;
+/** IVAR entry bit 7, INT_Alloc_val: the entry is valid. */
+export const IXGBE_IVAR_ALLOC_VAL = 0x80;
+/** Bit position of the entry for RX (`tx` false) or TX queue `queue` in IVAR[queue >> 1]. */
+export const IXGBE_IVAR_SHIFT = (queue: number, tx: boolean): number =>
+  16 * (queue & 1) + (tx ? 8 : 0);
 
 // ---------------------------------------------------------------------------
 // Link (8.2.3.22 MAC registers)

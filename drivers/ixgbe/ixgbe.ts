@@ -5,7 +5,8 @@
  * Diagnostics"), each step citing its section of the "Intel 82599 10 GbE
  * Controller Datasheet", rev. 3.3.
  *
- * Design, as in ixy: we poll and never take interrupts; each queue is a ring
+ * Design, as in ixy: we poll (optional MSI-X interrupts for idle receive
+ * queues: ./interrupts.ts and src/interrupts.ts); each queue is a ring
  * of 16-byte descriptors in DMA memory (section 7.1.9 / 7.2.3.3). The device
  * owns the descriptors from head to tail, we own the rest: we move the tail
  * (a register write, the "doorbell"), the device moves the head and marks the
@@ -21,6 +22,8 @@
  */
 
 import type { DeviceOptions, IxyDevice } from "../../src/device.ts";
+import type { InterruptVector } from "../../src/interrupts.ts";
+import { IXGBE_DEFAULT_INTERRUPT_RATE, IxgbeInterrupts } from "./interrupts.ts";
 import type { DmaAllocator } from "../../src/memory.ts";
 import type { PciDevice } from "../../src/pci.ts";
 import type { DeviceStats } from "../../src/stats.ts";
@@ -122,6 +125,12 @@ export interface IxgbeOptions extends DeviceOptions {
   txRingSize?: number;
   /** How long bring-up waits for the link (default 10000 ms, as ixy); not an error if it stays down. */
   linkTimeoutMs?: number;
+  /**
+   * With `interrupts: true`: where MSI-X vector i's messages arrive (VFIO
+   * eventfds from `VfioPciDevice.enableMsix`, or a software 82599 port's
+   * `msix`); one per RX queue. See drivers/ixgbe/interrupts.ts.
+   */
+  interruptVectors?: readonly InterruptVector[];
 }
 
 /** State of one receive queue. */
@@ -191,6 +200,8 @@ export class IxgbeDevice implements IxyDevice {
   readonly numRxQueues: number;
   /** Number of transmit queues set up. */
   readonly numTxQueues: number;
+  /** Receive interrupts (MSI-X), with `interrupts: true` and `interruptVectors`. */
+  interrupts?: IxgbeInterrupts;
 
   #regs: RegisterSpace;
   #dma: DmaAllocator;
@@ -237,6 +248,15 @@ export class IxgbeDevice implements IxyDevice {
   ): IxgbeDevice {
     const dev = new IxgbeDevice(regs, dma, options);
     dev.#resetAndInit(options.linkTimeoutMs ?? 10_000);
+    if (options.interrupts && options.interruptVectors) {
+      // 7.3.4.3: MSI-X, one vector per RX queue, all masked until a queue idles.
+      dev.interrupts = IxgbeInterrupts.setup(regs, {
+        queues: dev.numRxQueues,
+        vectors: options.interruptVectors,
+        rate: options.interruptRate ?? IXGBE_DEFAULT_INTERRUPT_RATE,
+        name: dev.pciAddress,
+      });
+    }
     return dev;
   }
 

@@ -34,6 +34,14 @@ export const VIRTIO_PCI = {
   STATUS: 0x12,
   /** 8 bit, read clears: interrupt status. */
   ISR: 0x13,
+  /**
+   * 16 bit, only while MSI-X is enabled: the MSI-X vector for configuration
+   * changes (virtio 1.1, 4.1.4.8 legacy layout; 4.1.5.1.2), or
+   * {@link VIRTIO_MSI_NO_VECTOR}.
+   */
+  MSI_CONFIG_VECTOR: 0x14,
+  /** 16 bit, only while MSI-X is enabled: the MSI-X vector of the selected queue. */
+  MSI_QUEUE_VECTOR: 0x16,
   /** Device-specific configuration starts here while MSI-X is disabled... */
   CONFIG: 0x14,
   /** ...and here while MSI-X is enabled (two 16-bit vector registers come first). */
@@ -42,6 +50,9 @@ export const VIRTIO_PCI = {
 
 /** Type of {@link VIRTIO_PCI}. */
 export type VIRTIO_PCI = typeof VIRTIO_PCI;
+
+/** "No vector": the event raises no interrupt (virtio 1.1, section 4.1.5.1.2). */
+export const VIRTIO_MSI_NO_VECTOR = 0xffff;
 
 /** Legacy virtqueues are aligned to 4096 bytes (section 2.6.2). */
 export const VIRTIO_PCI_VRING_ALIGN = 4096;

@@ -5,7 +5,8 @@
  * 3.1.2 for legacy devices), step by step.
  *
  * Design, as in ixy: one receive queue, one transmit queue and the control
- * queue; we poll and never take interrupts; packets travel in buffers of our
+ * queue; we poll (optional MSI-X interrupt for an idle receive queue over
+ * VFIO: ./interrupts.ts); packets travel in buffers of our
  * mempools, with the 10-byte `virtio_net_hdr` written into each buffer's
  * headroom right in front of the packet, so one descriptor covers header and
  * packet (allowed by VIRTIO_F_ANY_LAYOUT, section 2.6.4.3).
@@ -24,6 +25,7 @@ import { DeviceStats } from "../../src/stats.ts";
 import { IxyError } from "../../src/error.ts";
 import { sleepMicros } from "../../src/mmio.ts";
 import {
+  VIRTIO_MSI_NO_VECTOR,
   VIRTIO_NET_CONFIG,
   VIRTIO_NET_CTRL,
   VIRTIO_NET_F,
@@ -37,6 +39,8 @@ import {
   VRING_DESC_F,
 } from "./constants.ts";
 import { Virtqueue } from "./virtqueue.ts";
+import { VirtioInterrupts } from "./interrupts.ts";
+import type { InterruptVector } from "../../src/interrupts.ts";
 
 /** Features we cannot work without. */
 const REQUIRED_FEATURES = (1 << VIRTIO_NET_F.CTRL_VQ) | (1 << VIRTIO_NET_F.CTRL_RX) |
@@ -84,6 +88,11 @@ export interface VirtioAttachOptions extends DeviceOptions {
   pci?: PciDevice;
   /** True while MSI-X is enabled: the device config then starts 4 bytes later. */
   msixEnabled?: boolean;
+  /**
+   * With `interrupts: true` and MSI-X enabled: where MSI-X vector 0 arrives
+   * (a VFIO eventfd); the receive queue gets vector 0 (./interrupts.ts).
+   */
+  interruptVector?: InterruptVector;
 }
 
 /** A virtio-net NIC driven through its legacy I/O-port interface. */
@@ -98,6 +107,8 @@ export class VirtioDevice implements IxyDevice {
   readonly numRxQueues = 1;
   /** One transmit queue. */
   readonly numTxQueues = 1;
+  /** The receive queue's MSI-X interrupt, with `interrupts: true` over VFIO. */
+  interrupts?: VirtioInterrupts;
 
   #io: VirtioLegacyRegisters;
   #features: number;
@@ -193,6 +204,13 @@ export class VirtioDevice implements IxyDevice {
     const features = (offered & (REQUIRED_FEATURES | OPTIONAL_FEATURES)) >>> 0;
     io.write32(VIRTIO_PCI.GUEST_FEATURES, features);
 
+    // MSI-X vectors (section 4.1.5.1.2), while MSI-X is enabled: the receive
+    // queue's interrupt on vector 0 if asked for, nothing else interrupts.
+    const irqVector = options.msixEnabled && options.interrupts
+      ? options.interruptVector
+      : undefined;
+    if (options.msixEnabled) io.write16(VIRTIO_PCI.MSI_CONFIG_VECTOR, VIRTIO_MSI_NO_VECTOR);
+
     // Step 7 (done before DRIVER_OK): set up the virtqueues (section 4.1.5.1.3
     // and 4.1.4.8 for legacy): select a queue, read its size, hand the device
     // the page number of its memory.
@@ -202,6 +220,15 @@ export class VirtioDevice implements IxyDevice {
       if (size === 0) throw new IxyError(`Virtio NIC ${name} has no queue ${index}.`);
       const vq = new Virtqueue(dma, { index, size, extraBytes });
       io.write32(VIRTIO_PCI.QUEUE_PFN, vq.memory.physAddr(0) / 2 ** VIRTIO_PCI_QUEUE_ADDR_SHIFT);
+      if (options.msixEnabled) {
+        // The queue's vector, read back: NO_VECTOR means the device refused it.
+        const want = irqVector && index === VIRTIO_NET_QUEUE.RX ? 0 : VIRTIO_MSI_NO_VECTOR;
+        io.write16(VIRTIO_PCI.MSI_QUEUE_VECTOR, want);
+        if (io.read16(VIRTIO_PCI.MSI_QUEUE_VECTOR) !== want) {
+          status(VIRTIO_STATUS.FAILED);
+          throw new IxyError(`Virtio NIC ${name} refused MSI-X vector ${want} for queue ${index}.`);
+        }
+      }
       // We poll: ask the device not to interrupt us (section 2.6.7).
       vq.avail[0] = VRING_AVAIL_F_NO_INTERRUPT;
       return vq;
@@ -244,6 +271,7 @@ export class VirtioDevice implements IxyDevice {
       rxPool,
     });
     dev.setPromisc(true);
+    if (irqVector) dev.interrupts = new VirtioInterrupts(rx, irqVector);
     return dev;
   }
 

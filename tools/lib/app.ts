@@ -8,6 +8,7 @@
 
 import type { IxyDevice } from "../../src/device.ts";
 import { DeviceStats, formatStatsDiff } from "../../src/stats.ts";
+import { intOption } from "./cli.ts";
 
 /** Becomes `stopped` on SIGINT (Ctrl-C) or SIGTERM. */
 export class StopSignal {
@@ -38,6 +39,7 @@ export class StatsPrinter {
   #before: DeviceStats[];
   #last = performance.now();
   #extra: () => string;
+  #irqBefore: number[];
 
   /** `extra` adds text (e.g. drop counters) to each report. */
   constructor(devs: IxyDevice[], extra: () => string = () => "") {
@@ -45,6 +47,7 @@ export class StatsPrinter {
     this.#now = devs.map(() => new DeviceStats());
     this.#before = devs.map(() => new DeviceStats());
     this.#extra = extra;
+    this.#irqBefore = devs.map((d) => d.interrupts?.count ?? 0);
   }
 
   /** Prints if a second has passed since the last report; returns after yielding. */
@@ -69,6 +72,13 @@ export class StatsPrinter {
         formatStatsDiff(dev.pciAddress, { now: this.#now[i], before: this.#before[i] }, nanos),
       );
       this.#before[i].copyFrom(this.#now[i]);
+      const irq = dev.interrupts;
+      if (irq) {
+        // Interrupts taken (src/interrupts.ts): ~0 under load, one per burst when idle.
+        const perSecond = (irq.count - this.#irqBefore[i]) / (nanos / 1e9);
+        console.log(`[${dev.pciAddress}] interrupts: ${perSecond.toFixed(0)}/s`);
+        this.#irqBefore[i] = irq.count;
+      }
     });
     const extra = this.#extra();
     if (extra) console.log(extra);
@@ -86,4 +96,38 @@ export function releaseDevice(dev: IxyDevice, options: { rebind?: boolean } = {}
     dev.pci.rebindDriver();
     console.log(`${dev.pciAddress}: handed back to ${dev.pci.originalDriver ?? "no driver"}`);
   }
+}
+
+/** The `--interrupts` / `--irq-rate` options of the receiving tools, for `ixyInit`. */
+export const INTERRUPT_OPTIONS = {
+  interrupts: { type: "boolean", default: false },
+  "irq-rate": { type: "string" },
+} as const;
+
+/** Help text for {@link INTERRUPT_OPTIONS}. */
+export const INTERRUPT_HELP =
+  `  --interrupts  sleep when idle: MSI-X through VFIO (vfio-pci binding), ixy's
+                poll-while-busy policy; the statistics show interrupts/s
+  --irq-rate N  most interrupts per second per queue (ixgbe EITR; default
+                100000, 0 = unlimited)`;
+
+/** `ixyInit` options from parsed {@link INTERRUPT_OPTIONS} values. */
+export function interruptInitOptions(
+  values: { interrupts: boolean; "irq-rate"?: string },
+): { interrupts: boolean; interruptRate?: number } {
+  const rate = values["irq-rate"];
+  return {
+    interrupts: values.interrupts,
+    interruptRate: rate === undefined ? undefined : intOption("irq-rate", rate, { min: 0 }),
+  };
+}
+
+/** Says whether `--interrupts` took effect on `dev` (only through VFIO or the software 82599). */
+export function reportInterrupts(dev: IxyDevice, requested: boolean): void {
+  if (!requested) return;
+  console.log(
+    dev.interrupts
+      ? `${dev.pciAddress}: interrupts on (poll while busy, sleep when idle)`
+      : `${dev.pciAddress}: no interrupts without VFIO (bind it to vfio-pci: deno task bind); polling`,
+  );
 }

@@ -107,3 +107,45 @@ export class SimBar implements RegisterSpace {
     }
   }
 }
+
+/**
+ * One MSI-X vector of a model port as the driver waits for it — the model's
+ * eventfd: the device worker increments a shared word per message and
+ * notifies it; we wait with `Atomics.waitAsync`, which returns a Promise, so
+ * the event loop keeps running (src/interrupts.ts `InterruptVector`).
+ */
+export class SimMsixVector {
+  /** The vector number. */
+  readonly vector: number;
+  #words: Int32Array;
+  #seen = 0;
+
+  /** Vector `vector` of a port's shared vector array `words`. */
+  constructor(words: Int32Array, vector: number) {
+    this.#words = words;
+    this.vector = vector;
+    this.#seen = Atomics.load(words, vector);
+  }
+
+  /** Messages sent on this vector since the port started. */
+  get total(): number {
+    return Atomics.load(this.#words, this.vector);
+  }
+
+  /** Takes pending messages without waiting; returns how many arrived since the last take. */
+  consume(): number {
+    const now = Atomics.load(this.#words, this.vector);
+    const n = (now - this.#seen) | 0;
+    this.#seen = now;
+    return n;
+  }
+
+  /** Waits up to `timeoutMs` for a message without blocking; returns how many arrived (0: timeout). */
+  async wait(timeoutMs: number): Promise<number> {
+    const pending = this.consume();
+    if (pending > 0) return pending;
+    const r = Atomics.waitAsync(this.#words, this.vector, this.#seen, Math.max(0, timeoutMs));
+    if (r.async) await r.value;
+    return this.consume();
+  }
+}

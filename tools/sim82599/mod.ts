@@ -41,6 +41,10 @@
  *   plug), or "none" (no link). The wire is instantaneous and lossless; there
  *   is no flow control, so a receiver without free descriptors drops frames
  *   (QPRDC / MPC count them), as a real one would.
+ * - Interrupts: MSI-X as VFIO sets it up; each port has 16 vectors, each a
+ *   shared word the device bumps per message ({@link SimPort.msix}, the
+ *   model's eventfds). Causes, masking, auto-clear and throttling follow the
+ *   datasheet (interrupts.ts).
  * - Violations: programming errors the datasheet forbids are recorded with
  *   the register and section (model.ts lists them); {@link Sim82599.violations}
  *   returns them. Tests assert there are none.
@@ -53,11 +57,12 @@
 import type { RegisterSpace } from "../../src/mmio.ts";
 import { SimulatedDmaAllocator } from "../../src/memory.ts";
 import { IxyError } from "../../src/error.ts";
-import { SimBar } from "./bar.ts";
+import { SimBar, SimMsixVector } from "./bar.ts";
 import {
   CTRL,
   CTRL_WORDS,
   type InitMessage,
+  IRQ_VECTORS,
   LOG_BYTES,
   OP,
   RING_BYTES,
@@ -65,6 +70,7 @@ import {
 } from "./protocol.ts";
 
 export type { Violation } from "./protocol.ts";
+export { SimMsixVector } from "./bar.ts";
 
 /** Options for {@link createSim82599}. */
 export interface Sim82599Options {
@@ -98,6 +104,12 @@ export interface SimPort {
    * Returns false if the queue had no free descriptor.
    */
   injectRxDescriptor(garbage: { queue?: number; length: number; eop: boolean }): boolean;
+  /**
+   * The port's MSI-X vectors 0-15 as the driver waits for them (the model's
+   * eventfds; interrupts.ts raises them as the datasheet says). Pass them to
+   * the ixgbe driver as `interruptVectors` with `interrupts: true`.
+   */
+  readonly msix: readonly SimMsixVector[];
 }
 
 /** A running software 82599 (all ports share one worker). */
@@ -147,7 +159,8 @@ export async function createSim82599(options: Sim82599Options = {}): Promise<Sim
     // Locally administered unicast MACs: 02:82:59:00:00:0i.
     const mac = [0x02, 0x82, 0x59, 0x00, 0x00, i];
     const ring = new SharedArrayBuffer(RING_BYTES);
-    portInit.push({ name, mac, ring });
+    const irq = new SharedArrayBuffer(IRQ_VECTORS * 4);
+    portInit.push({ name, mac, ring, irq });
     bars.push(new SimBar(name, { ring, ctrl: ctrlBuffer }));
   }
 
@@ -197,6 +210,10 @@ export async function createSim82599(options: Sim82599Options = {}): Promise<Sim
         a: g.queue ?? 0,
         b: (g.length & 0xffff) | (g.eop ? 0x10000 : 0),
       }) === 1,
+    msix: Array.from(
+      { length: IRQ_VECTORS },
+      (_, v) => new SimMsixVector(new Int32Array(portInit[i].irq), v),
+    ),
   }));
 
   const decoder = new TextDecoder();

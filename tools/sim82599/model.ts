@@ -32,7 +32,9 @@
  *   bytes) and when that is full, MPC[0] counts it. The CRC is stripped when
  *   HLREG0.RXCRCSTRP is set, else the model appends a real CRC-32.
  * - Statistics (8.2.3.23): GPRC, GPTC, GORCL/H, GOTCL/H, MPC[n], QPRDC[n]
- *   clear on read; EICR clears on read (no interrupt is ever raised).
+ *   clear on read.
+ * - Interrupts (7.3): EICR/EICS/EIMS/EIMC/EIAC/EIAM/GPIE/IVAR/EITR and MSI-X
+ *   messages on receive write-back, in interrupts.ts.
  *
  * Programming errors are recorded as violations (register, section, what):
  * tails beyond the ring, tails moved while the queue is disabled, queues
@@ -45,6 +47,7 @@
  */
 
 import * as C from "../../drivers/ixgbe/constants.ts";
+import { InterruptUnit } from "./interrupts.ts";
 
 /** Size of the register space we model (the 82599's CSR space is 128 KB, 8.1). */
 const BAR_SIZE = 0x20000;
@@ -170,6 +173,7 @@ export class PortModel {
   #pbFrames: Uint8Array[] = [];
   #pbBytes = 0;
   #rxScratch = new Uint8Array(MAX_FRAME + CRC_BYTES);
+  #irq: InterruptUnit;
 
   /** Creates a port in its power-on state. */
   constructor(
@@ -179,6 +183,8 @@ export class PortModel {
       dma: DmaSpace;
       violation: ViolationSink;
       timing: { linkDelayMs: number; resetDelayMs: number };
+      /** Sends an MSI-X message on vector n (default: nowhere). */
+      interrupt?: (vector: number) => void;
     },
   ) {
     this.name = name;
@@ -186,6 +192,10 @@ export class PortModel {
     this.#dma = env.dma;
     this.#violation = env.violation;
     this.#timing = env.timing;
+    this.#irq = new InterruptUnit({
+      violation: env.violation,
+      signal: env.interrupt ?? (() => {}),
+    });
     for (let i = 0; i < QUEUES; i++) {
       this.#rx.push({ enabled: false, slab: 0, word: 0, size: 0 });
       this.#tx.push({
@@ -203,7 +213,7 @@ export class PortModel {
 
   /** True while a reset or a link-up is pending (the device is not idle). */
   get timerPending(): boolean {
-    return this.#resetUntil >= 0 || this.#linkUpAt >= 0;
+    return this.#resetUntil >= 0 || this.#linkUpAt >= 0 || this.#irq.timerPending;
   }
 
   /** Milliseconds until the next timer, or Infinity. */
@@ -211,6 +221,7 @@ export class PortModel {
     let t = Infinity;
     if (this.#resetUntil >= 0) t = Math.min(t, this.#resetUntil - now);
     if (this.#linkUpAt >= 0) t = Math.min(t, this.#linkUpAt - now);
+    t = Math.min(t, this.#irq.nextTimer(now));
     return Math.max(0, t);
   }
 
@@ -227,6 +238,7 @@ export class PortModel {
       this.#linkUp = true;
       n++;
     }
+    if (this.#resetUntil < 0) n += this.#irq.tick(now);
     return n;
   }
 
@@ -269,6 +281,7 @@ export class PortModel {
     this.#pbBytes = 0;
     this.#linkUp = false;
     this.#linkUpAt = -1;
+    this.#irq.reset();
   }
 
   // -------------------------------------------------------------------------
@@ -281,6 +294,7 @@ export class PortModel {
     if (this.#resetUntil >= 0 && off !== C.IXGBE_CTRL) {
       this.#duringReset(off, "read");
     }
+    if (this.#irq.owns(off)) return this.#irq.read(off);
     const r = this.#regs;
     switch (off) {
       case C.IXGBE_GPRC:
@@ -305,11 +319,6 @@ export class PortModel {
       case C.IXGBE_GOTCH: {
         const v = Math.floor(this.#gotc / TWO_TO_32) & 0xf;
         this.#gotc = 0;
-        return v;
-      }
-      case C.IXGBE_EICR: {
-        const v = r[off >> 2];
-        r[off >> 2] = 0;
         return v;
       }
       case C.IXGBE_LINKS:
@@ -351,16 +360,11 @@ export class PortModel {
       this.#duringReset(off, "write");
       return;
     }
+    if (this.#irq.owns(off)) return this.#irq.write(off, value, performance.now());
     switch (off) {
       case C.IXGBE_CTRL:
         if (value & C.IXGBE_CTRL_RST_MASK) this.#startReset(value);
         else if (this.#resetUntil < 0) r[off >> 2] = value;
-        return;
-      case C.IXGBE_EIMS:
-        r[off >> 2] |= value;
-        return;
-      case C.IXGBE_EIMC:
-        r[C.IXGBE_EIMS >> 2] &= ~value;
         return;
       case C.IXGBE_AUTOC:
         r[off >> 2] = value & ~C.IXGBE_AUTOC_BITS.AN_RESTART; // self-clearing
@@ -833,6 +837,7 @@ export class PortModel {
     r[hIdx] = head;
     this.#gprc++;
     this.#gorc += length + CRC_BYTES;
+    this.#irq.rxWriteBack(q, performance.now());
     return true;
   }
 
@@ -854,6 +859,7 @@ export class PortModel {
     const status = C.IXGBE_RXDADV_STAT.DD | (garbage.eop ? C.IXGBE_RXDADV_STAT.EOP : 0);
     Atomics.store(desc, w + C.IXGBE_ADV_RX_DESC.WB_STATUS_ERROR, status);
     r[hIdx] = head + 1 === ring.size ? 0 : head + 1;
+    this.#irq.rxWriteBack(q, performance.now());
     return true;
   }
 }

@@ -83,10 +83,17 @@ export const CTRL_WORDS = 8;
 /** Bytes of the violation log (JSON lines). */
 export const LOG_BYTES = 1 << 20;
 
+/** MSI-X vectors per port (words of a port's `irq` array); interrupts.ts models vectors 0-15. */
+export const IRQ_VECTORS = 16;
+
 /** What the main thread tells the worker at start. */
 export interface InitMessage {
-  /** One entry per port. */
-  ports: { name: string; mac: number[]; ring: SharedArrayBuffer }[];
+  /**
+   * One entry per port; `irq` holds one Int32 word per MSI-X vector
+   * ({@link IRQ_VECTORS}) that the device increments (and notifies) per
+   * interrupt message: the model's eventfds.
+   */
+  ports: { name: string; mac: number[]; ring: SharedArrayBuffer; irq: SharedArrayBuffer }[];
   /** How the ports are connected. */
   wiring: "cable" | "loopback" | "none";
   /** The control array ({@link CTRL}). */

@@ -6,7 +6,7 @@
  *
  * 1. consume every port's request ring in order (register writes take
  *    effect, reads and test hooks are answered),
- * 2. run timers (end of reset, link up),
+ * 2. run timers (end of reset, link up, throttled interrupts),
  * 3. fetch and send transmit descriptors (a bounded number per queue, so
  *    register requests are never starved),
  * 4. move frames waiting in a packet buffer to receive descriptors.
@@ -42,10 +42,16 @@ self.onmessage = (e: MessageEvent<InitMessage>): void => {
   const settles: number[] = [];
   for (const p of init.ports) {
     const name = p.name;
+    const irq = new Int32Array(p.irq);
     ports.push(
       new PortModel(name, {
         mac: p.mac,
         dma,
+        // An MSI-X message: bump the vector's word and wake a waiting driver.
+        interrupt: (vector) => {
+          Atomics.add(irq, vector, 1);
+          Atomics.notify(irq, vector);
+        },
         timing: { linkDelayMs: init.linkDelayMs, resetDelayMs: init.resetDelayMs },
         violation: (register, section, message) => {
           // Append one JSON line; count it even when the log is full.
