@@ -112,7 +112,7 @@ async function main(): Promise<void> {
   const printer = new StatsPrinter(
     [a, b],
     () =>
-      `[fwd] dropped (TX ring full): ${a.pciAddress}->${b.pciAddress} ${drops.aToB}, ` +
+      `[fwd] dropped since start (TX ring full): ${a.pciAddress}->${b.pciAddress} ${drops.aToB}, ` +
       `${b.pciAddress}->${a.pciAddress} ${drops.bToA}`,
   );
   const bufs: PktBuf[] = new Array(batch);
