@@ -10,8 +10,8 @@
  * received. It succeeds if the frames arrived there.
  *
  * At full speed the kernel's receive path (emulated, like everything in the
- * VM) is slower than our sender, and the QEMU hub drops what the kernel's ring
- * cannot take — so the demo reports how many arrived, not that all did. The
+ * VM) is slower than our sender, and what the kernel's ring cannot take is
+ * lost on the way — so the demo reports how many arrived, not that all did. The
  * tests (tests/vm/) check every single frame at a rate both sides sustain.
  *
  * @module
@@ -106,8 +106,9 @@ async function main(): Promise<void> {
   }
   if (received < sent) {
     console.log(
-      "demo: the rest were dropped by QEMU's hub because the kernel's (emulated) receive " +
-        "path is slower than our sender; `deno task test` checks every frame at a rate both sustain.",
+      "demo: the rest were lost on the way (QEMU's queue or the kernel's receive ring): the " +
+        "kernel's emulated receive path is slower than our sender. `deno task test` checks " +
+        "every frame at a rate both sustain.",
     );
   }
   console.log("demo: frames sent by ixy.ts arrived at the Linux kernel's driver.");
