@@ -1,8 +1,8 @@
 /**
  * The interrupt unit of a software 82599 port (datasheet rev. 3.3, section
  * 7.3 "Interrupts", registers in 8.2.3.5), in MSI-X mode as VFIO sets the PCI
- * function up. Runs in the device worker, next to model.ts, which calls
- * {@link InterruptUnit.rxWriteBack} whenever it writes back a receive
+ * function up. Runs in the device worker, part of a port (model.ts); rx.ts
+ * calls {@link InterruptUnit.rxWriteBack} whenever it writes back a receive
  * descriptor.
  *
  * What is modelled:

@@ -46,8 +46,9 @@
  *   model's eventfds). Causes, masking, auto-clear and throttling follow the
  *   datasheet (interrupts.ts).
  * - Violations: programming errors the datasheet forbids are recorded with
- *   the register and section (model.ts lists them); {@link Sim82599.violations}
- *   returns them. Tests assert there are none.
+ *   the register and section (model.ts lists them, violations.ts checks
+ *   them); {@link Sim82599.violations} returns them. Tests assert there are
+ *   none.
  * - Idle: when there is nothing to do, the worker sleeps on a doorbell word
  *   that every request bumps, so an idle simulation uses no CPU.
  *

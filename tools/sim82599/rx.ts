@@ -1,0 +1,236 @@
+/**
+ * The receive path of a software 82599 port (datasheet rev. 3.3, 7.1): with
+ * RXCTRL.RXEN, frames pass the L2 filter (7.1.1.1: RAL/RAH exact matches,
+ * FCTRL.UPE/MPE/BAM; the multicast table is not modelled, so multicast
+ * needs MPE) and go to queue 0 (RSS and the other pool/queue filters are
+ * not modelled: MRQC is ignored). The frame is written into the buffer(s)
+ * of the descriptors at RDH (one buffer is SRRCTL.BSIZEPACKET KB), written
+ * back with length, DD and EOP, RDH advances; GPRC/GORC count it (CRC
+ * included, as 8.2.3.23.27 says). No free descriptor (RDH = RDT): with
+ * SRRCTL.DROP_EN the frame is dropped and counted in QPRDC[n], otherwise it
+ * waits in the packet buffer (RXPBSIZE[0] bytes) and when that is full,
+ * MPC[0] counts it. The CRC is stripped when HLREG0.RXCRCSTRP is set, else
+ * the model appends a real CRC-32.
+ *
+ * @module
+ */
+
+import * as C from "../../drivers/ixgbe/constants.ts";
+import type { DmaSpace } from "./dma.ts";
+import type { InterruptUnit } from "./interrupts.ts";
+import {
+  canonical,
+  CRC_BYTES,
+  MAX_FRAME,
+  QUEUES,
+  type Statistics,
+  TWO_TO_32,
+} from "./registers.ts";
+import { type QueuePort, type Ring, writeQueueRegister } from "./queues.ts";
+import type { Violations } from "./violations.ts";
+
+/** The receive queues, the L2 filter and the packet buffer of one port. */
+export class RxPath {
+  #regs: Uint32Array;
+  #dma: DmaSpace;
+  #check: Violations;
+  #stats: Statistics;
+  #irq: InterruptUnit;
+  #queuePort: QueuePort;
+  #rx: Ring[] = [];
+  #filters: number[] = []; // pairs: RAL value, RAH & 0xffff
+  #pbFrames: Uint8Array[] = [];
+  #pbBytes = 0;
+  #rxScratch = new Uint8Array(MAX_FRAME + CRC_BYTES);
+
+  /** Works on the port's registers and counters; receive write-backs go to `irq`. */
+  constructor(port: {
+    regs: Uint32Array;
+    dma: DmaSpace;
+    check: Violations;
+    stats: Statistics;
+    irq: InterruptUnit;
+  }) {
+    this.#regs = port.regs;
+    this.#dma = port.dma;
+    this.#check = port.check;
+    this.#stats = port.stats;
+    this.#irq = port.irq;
+    this.#queuePort = { regs: port.regs, check: port.check, dma: port.dma };
+    for (let i = 0; i < QUEUES; i++) this.#rx.push({ enabled: false, slab: 0, word: 0, size: 0 });
+  }
+
+  /** Reset: every queue disabled, the packet buffer empty, filters as the registers say. */
+  reset(): void {
+    this.stop();
+    this.updateFilters();
+    this.#pbFrames = [];
+    this.#pbBytes = 0;
+  }
+
+  /** DMA stops at once (a reset begins). */
+  stop(): void {
+    for (const ring of this.#rx) ring.enabled = false;
+  }
+
+  /** A write to register `reg` (offset in the 0x40 block) of queue `q`. */
+  writeQueue(q: number, write: { reg: number; value: number }): void {
+    writeQueueRegister(this.#queuePort, { dir: "RX", q, ring: this.#rx[q] }, write);
+  }
+
+  /** Re-reads the valid receive addresses (RAL/RAH) after one of them changed. */
+  updateFilters(): void {
+    const f: number[] = [];
+    for (let i = 0; i < 128; i++) {
+      const rah = this.#regs[(0x0a204 + 8 * i) >> 2];
+      if (rah & C.IXGBE_RAH_AV) f.push(this.#regs[(0x0a200 + 8 * i) >> 2], rah & 0xffff);
+    }
+    this.#filters = f;
+  }
+
+  /** A frame (without CRC) arrives from the wire. */
+  receiveFrame(frame: Uint8Array, length: number): void {
+    const r = this.#regs;
+    if (!(r[C.IXGBE_RXCTRL >> 2] & C.IXGBE_RXCTRL_RXEN)) return;
+    if (!this.#accept(frame)) return;
+    if (this.#pbFrames.length === 0 && this.#deliver(frame, length)) return;
+    // No descriptor for it (7.1.9 / 8.2.3.8.7 DROP_EN).
+    if (r[canonical(C.IXGBE_SRRCTL(0)) >> 2] & C.IXGBE_SRRCTL_BITS.DROP_EN) {
+      this.#stats.qprdc[0]++;
+      return;
+    }
+    const capacity = ((r[C.IXGBE_RXPBSIZE(0) >> 2] >>> 10) & 0x3ff) * 1024;
+    if (this.#pbBytes + length > capacity) {
+      this.#stats.mpc[0]++;
+      return;
+    }
+    this.#pbFrames.push(frame.slice(0, length));
+    this.#pbBytes += length;
+  }
+
+  /** Moves frames waiting in the packet buffer to descriptors; returns how many. */
+  receive(): number {
+    let n = 0;
+    while (this.#pbFrames.length > 0) {
+      const f = this.#pbFrames[0];
+      if (!this.#deliver(f, f.length)) break;
+      this.#pbFrames.shift();
+      this.#pbBytes -= f.length;
+      n++;
+    }
+    return n;
+  }
+
+  /** The L2 filter of 7.1.1.1 (without the multicast table). */
+  #accept(frame: Uint8Array): boolean {
+    const fctrl = this.#regs[C.IXGBE_FCTRL >> 2];
+    if (frame[0] & 1) {
+      const broadcast = (frame[0] & frame[1] & frame[2] & frame[3] & frame[4] & frame[5]) === 0xff;
+      if (broadcast) return (fctrl & (C.IXGBE_FCTRL_BITS.BAM | C.IXGBE_FCTRL_BITS.MPE)) !== 0;
+      return (fctrl & C.IXGBE_FCTRL_BITS.MPE) !== 0;
+    }
+    if (fctrl & C.IXGBE_FCTRL_BITS.UPE) return true;
+    const lo = (frame[0] | (frame[1] << 8) | (frame[2] << 16) | (frame[3] << 24)) >>> 0;
+    const hi = frame[4] | (frame[5] << 8);
+    const f = this.#filters;
+    for (let i = 0; i < f.length; i += 2) if (f[i] === lo && f[i + 1] === hi) return true;
+    return false;
+  }
+
+  /**
+   * Writes a frame into the descriptors at RDH of queue 0 (the only one
+   * without RSS); false if there are too few.
+   */
+  #deliver(frame: Uint8Array, length: number): boolean {
+    const q = 0;
+    const r = this.#regs;
+    const ring = this.#rx[q];
+    if (!ring.enabled) return false;
+    const hIdx = C.IXGBE_RDH(q) >> 2;
+    let head = r[hIdx];
+    const tail = r[C.IXGBE_RDT(q) >> 2];
+    const bsize = ((r[canonical(C.IXGBE_SRRCTL(q)) >> 2] & C.IXGBE_SRRCTL_BITS.BSIZEPKT_MASK) ||
+      2) * 1024;
+    let data = frame;
+    let total = length;
+    if (!(r[C.IXGBE_HLREG0 >> 2] & C.IXGBE_HLREG0_BITS.RXCRCSTRP)) {
+      // CRC kept: append it (IEEE 802.3 CRC-32, least significant byte first).
+      this.#rxScratch.set(frame.subarray(0, length));
+      const crc = crc32(frame, length);
+      for (let i = 0; i < 4; i++) this.#rxScratch[length + i] = (crc >>> (8 * i)) & 0xff;
+      data = this.#rxScratch;
+      total = length + CRC_BYTES;
+    }
+    const needed = Math.ceil(total / bsize);
+    const free = (tail - head + ring.size) % ring.size;
+    if (free < needed) return false;
+    const desc = this.#dma.u32[ring.slab];
+    const D = C.IXGBE_ADV_RX_DESC;
+    for (let pos = 0; pos < total;) {
+      const w = ring.word + head * 4;
+      const addr = desc[w + D.PKT_ADDR_LO] + desc[w + D.PKT_ADDR_HI] * TWO_TO_32;
+      const chunk = Math.min(bsize, total - pos);
+      if (!this.#check.rxBuffer(head, q, addr, chunk)) {
+        r[hIdx] = head;
+        return true;
+      }
+      const off = this.#dma.offset;
+      this.#dma.u8[this.#dma.slab].set(data.subarray(pos, pos + chunk), off);
+      pos += chunk;
+      // Write-back (7.1.6.2): length, then status with DD (and EOP) last.
+      desc[w] = 0;
+      desc[w + 1] = 0;
+      desc[w + D.WB_LENGTH] = chunk;
+      Atomics.store(
+        desc,
+        w + D.WB_STATUS_ERROR,
+        C.IXGBE_RXDADV_STAT.DD | (pos === total ? C.IXGBE_RXDADV_STAT.EOP : 0),
+      );
+      head = head + 1 === ring.size ? 0 : head + 1;
+    }
+    r[hIdx] = head;
+    this.#stats.gprc++;
+    this.#stats.gorc += length + CRC_BYTES;
+    this.#irq.rxWriteBack(q, performance.now());
+    return true;
+  }
+
+  /**
+   * Test hook (not a datasheet feature): writes back the next descriptor of
+   * queue `q` as if a frame of `length` bytes arrived, with EOP or not, without
+   * writing any data. Returns false when the queue has no free descriptor.
+   */
+  injectRxDescriptor(q: number, garbage: { length: number; eop: boolean }): boolean {
+    const ring = this.#rx[q];
+    if (ring === undefined || !ring.enabled) return false;
+    const r = this.#regs;
+    const hIdx = C.IXGBE_RDH(q) >> 2;
+    const head = r[hIdx];
+    if (head === r[C.IXGBE_RDT(q) >> 2]) return false;
+    const desc = this.#dma.u32[ring.slab];
+    const w = ring.word + head * 4;
+    desc[w + C.IXGBE_ADV_RX_DESC.WB_LENGTH] = garbage.length & 0xffff;
+    const status = C.IXGBE_RXDADV_STAT.DD | (garbage.eop ? C.IXGBE_RXDADV_STAT.EOP : 0);
+    Atomics.store(desc, w + C.IXGBE_ADV_RX_DESC.WB_STATUS_ERROR, status);
+    r[hIdx] = head + 1 === ring.size ? 0 : head + 1;
+    this.#irq.rxWriteBack(q, performance.now());
+    return true;
+  }
+}
+
+const CRC_TABLE = (() => {
+  const t = new Uint32Array(256);
+  for (let i = 0; i < 256; i++) {
+    let c = i;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    t[i] = c >>> 0;
+  }
+  return t;
+})();
+
+/** The Ethernet CRC-32 (reflected polynomial 0xEDB88320) of `bytes[0..length)`. */
+function crc32(bytes: Uint8Array, length: number): number {
+  let c = 0xffffffff;
+  for (let i = 0; i < length; i++) c = CRC_TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
