@@ -88,5 +88,27 @@ export {
 } from "./src/mmio.ts";
 export { IoPortRegion } from "./src/io_port.ts";
 export { IxyError, runTool, sysError } from "./src/error.ts";
-export { VirtioDevice } from "./drivers/virtio/virtio.ts";
+export {
+  type VirtioAttachOptions,
+  VirtioDevice,
+  type VirtioInitOptions,
+  type VirtioLegacyRegisters,
+} from "./drivers/virtio/virtio.ts";
+export {
+  VirtioLegacyTransport,
+  type VirtioLegacyTransportOptions,
+  type VirtioRegisters,
+  type VirtioTransport,
+  type VirtioTransportKind,
+} from "./drivers/virtio/transport.ts";
+export {
+  findVirtioPciCapabilities,
+  type PciConfigRead,
+  type VirtioMemoryBar,
+  VirtioModernTransport,
+  type VirtioModernTransportOptions,
+  type VirtioPciCapabilities,
+  type VirtioPciStructure,
+} from "./drivers/virtio/modern.ts";
+export { Virtqueue, virtqueueLayout } from "./drivers/virtio/virtqueue.ts";
 export { IxgbeDevice, type IxgbeOptions } from "./drivers/ixgbe/ixgbe.ts";

@@ -1,6 +1,6 @@
 /**
- * Virtio constants for the legacy (transitional) PCI interface and the
- * network device, named as in the virtio specification (v1.1, OASIS) and the
+ * Virtio constants for the legacy (transitional) and modern PCI interfaces and
+ * the network device, named as in the virtio specification (v1.1, OASIS) and the
  * Linux uapi headers (`virtio_pci.h`, `virtio_net.h`, `virtio_ring.h`).
  *
  * @module
@@ -50,6 +50,117 @@ export const VIRTIO_PCI = {
 
 /** Type of {@link VIRTIO_PCI}. */
 export type VIRTIO_PCI = typeof VIRTIO_PCI;
+
+/** PCI capability ID "vendor specific" (PCI 3.0, section 6.7 and appendix H). */
+export const PCI_CAP_ID_VNDR = 0x09;
+
+/**
+ * `cfg_type` of a virtio structure PCI capability (virtio 1.1, section 4.1.4,
+ * "Virtio Structure PCI Capabilities").
+ */
+export const VIRTIO_PCI_CAP = {
+  /** Common configuration (section 4.1.4.3). */
+  COMMON_CFG: 1,
+  /** Notifications (section 4.1.4.4). */
+  NOTIFY_CFG: 2,
+  /** ISR status (section 4.1.4.5). */
+  ISR_CFG: 3,
+  /** Device-specific configuration (section 4.1.4.6). */
+  DEVICE_CFG: 4,
+  /** Config-space access window (section 4.1.4.7; we do not use it). */
+  PCI_CFG: 5,
+} as const;
+
+/** Type of {@link VIRTIO_PCI_CAP}. */
+export type VIRTIO_PCI_CAP = typeof VIRTIO_PCI_CAP;
+
+/**
+ * Byte offsets in `struct virtio_pci_cap` (section 4.1.4) and, for the notify
+ * capability, `struct virtio_pci_notify_cap` (section 4.1.4.4).
+ */
+export const VIRTIO_PCI_CAP_FIELD = {
+  /** u8: PCI_CAP_ID_VNDR. */
+  VNDR: 0,
+  /** u8: config-space offset of the next capability. */
+  NEXT: 1,
+  /** u8: length of this capability in bytes (16, 20 for notify). */
+  LEN: 2,
+  /** u8: one of {@link VIRTIO_PCI_CAP}. */
+  CFG_TYPE: 3,
+  /** u8: the BAR holding the structure (0-5). */
+  BAR: 4,
+  /** le32: offset of the structure inside the BAR. */
+  OFFSET: 8,
+  /** le32: length of the structure in bytes. */
+  LENGTH: 12,
+  /** le32, notify capability only: multiplier for queue_notify_off. */
+  NOTIFY_OFF_MULTIPLIER: 16,
+} as const;
+
+/** Type of {@link VIRTIO_PCI_CAP_FIELD}. */
+export type VIRTIO_PCI_CAP_FIELD = typeof VIRTIO_PCI_CAP_FIELD;
+
+/**
+ * The common configuration structure `struct virtio_pci_common_cfg` (virtio
+ * 1.1, section 4.1.4.3); byte offsets, with the width in the comment. Every
+ * field is accessed with its natural width (section 4.1.3.1).
+ */
+export const VIRTIO_PCI_COMMON = {
+  /** le32: which 32 feature bits DEVICE_FEATURE shows (0: bits 0-31, 1: bits 32-63). */
+  DEVICE_FEATURE_SELECT: 0x00,
+  /** le32, read-only: the selected 32 feature bits the device offers. */
+  DEVICE_FEATURE: 0x04,
+  /** le32: which 32 feature bits DRIVER_FEATURE takes. */
+  DRIVER_FEATURE_SELECT: 0x08,
+  /** le32: the selected 32 feature bits the driver accepts. */
+  DRIVER_FEATURE: 0x0c,
+  /** le16: MSI-X vector for configuration changes. */
+  MSIX_CONFIG: 0x10,
+  /** le16, read-only: number of virtqueues. */
+  NUM_QUEUES: 0x12,
+  /** u8: device status (section 2.1). */
+  DEVICE_STATUS: 0x14,
+  /** u8, read-only: changes whenever the device configuration changes. */
+  CONFIG_GENERATION: 0x15,
+  /** le16: the queue the QUEUE_* fields refer to. */
+  QUEUE_SELECT: 0x16,
+  /** le16: size of the selected queue (0: no such queue); the driver may lower it. */
+  QUEUE_SIZE: 0x18,
+  /** le16: MSI-X vector of the selected queue. */
+  QUEUE_MSIX_VECTOR: 0x1a,
+  /** le16: write 1 to start using the selected queue. */
+  QUEUE_ENABLE: 0x1c,
+  /** le16, read-only: the queue's notification offset, in notify_off_multiplier units. */
+  QUEUE_NOTIFY_OFF: 0x1e,
+  /** le64: address of the descriptor table. */
+  QUEUE_DESC: 0x20,
+  /** le64: address of the available ring ("driver area"). */
+  QUEUE_DRIVER: 0x28,
+  /** le64: address of the used ring ("device area"). */
+  QUEUE_DEVICE: 0x30,
+  /** Size of the structure up to here (the driver needs all of it). */
+  SIZE: 0x38,
+} as const;
+
+/** Type of {@link VIRTIO_PCI_COMMON}. */
+export type VIRTIO_PCI_COMMON = typeof VIRTIO_PCI_COMMON;
+
+/**
+ * Reserved (device-independent) feature bits above 31 (virtio 1.1, section 6),
+ * reachable only through the modern interface.
+ */
+export const VIRTIO_F = {
+  /** The device follows virtio 1.x (not legacy); the driver must accept it. */
+  VERSION_1: 32,
+  /**
+   * The device's DMA goes through the platform's IOMMU (addresses are IOVAs);
+   * without it the device uses physical addresses. QEMU: `iommu_platform=on`.
+   */
+  ACCESS_PLATFORM: 33,
+} as const;
+
+/** Type of {@link VIRTIO_F}. */
+export type VIRTIO_F = typeof VIRTIO_F;
 
 /** "No vector": the event raises no interrupt (virtio 1.1, section 4.1.5.1.2). */
 export const VIRTIO_MSI_NO_VECTOR = 0xffff;
@@ -133,6 +244,13 @@ export const VRING_USED_F_NO_NOTIFY = 1;
  * "no checksum offload, no segmentation".
  */
 export const VIRTIO_NET_HDR_SIZE = 10;
+
+/**
+ * The header with VIRTIO_F_VERSION_1 (the modern interface): `struct
+ * virtio_net_hdr` always has the 16-bit `num_buffers` field then, even
+ * without VIRTIO_NET_F_MRG_RXBUF (section 5.1.6): 12 bytes.
+ */
+export const VIRTIO_NET_HDR_SIZE_V1 = 12;
 
 /** Control queue command classes and commands (section 5.1.6.5). */
 export const VIRTIO_NET_CTRL = {

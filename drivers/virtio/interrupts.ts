@@ -1,13 +1,14 @@
 /**
- * Receive interrupts of the legacy virtio-net device: one MSI-X vector for
- * the receive queue, reached through VFIO (src/vfio.ts enables MSI-X and
- * wires the vector to an eventfd).
+ * Receive interrupts of the virtio-net device (legacy or modern transport):
+ * one MSI-X vector for the receive queue, reached through VFIO (src/vfio.ts
+ * enables MSI-X and wires the vector to an eventfd).
  *
  * Two switches, both from the virtio 1.1 spec:
  *
  * - The vector (section 4.1.5.1.2, "MSI-X Vector Configuration"; legacy
  *   registers at 0x14/0x16 of the I/O BAR while MSI-X is enabled, section
- *   4.1.4.8): during queue setup the driver writes the receive queue's vector
+ *   4.1.4.8; modern: `msix_config` and `queue_msix_vector` of the common
+ *   configuration, section 4.1.4.3): during queue setup the driver writes the receive queue's vector
  *   into queue_msix_vector and reads it back — the device answers
  *   VIRTIO_MSI_NO_VECTOR if it could not allocate it. Every other event
  *   (configuration, transmit, control) gets NO_VECTOR: no interrupt.

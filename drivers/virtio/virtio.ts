@@ -1,15 +1,18 @@
 /**
- * The virtio-net driver, legacy (transitional) interface — what QEMU's
- * `virtio-net-pci` offers. Read {@link VirtioDevice.init} first: it follows
- * the initialisation sequence of the virtio 1.1 spec, section 3.1.1 (and
- * 3.1.2 for legacy devices), step by step.
+ * The virtio-net driver, over the legacy (transitional) interface — what
+ * QEMU's `virtio-net-pci` offers by default — or the modern virtio 1.x
+ * interface (./modern.ts; the one whose DMA can go through an IOMMU). Read
+ * {@link VirtioDevice.attachTransport} first: it follows the initialisation
+ * sequence of the virtio 1.1 spec, section 3.1.1 (and 3.1.2 for legacy
+ * devices), step by step; ./transport.ts says what differs between the two.
  *
  * Design, as in ixy: one receive queue, one transmit queue and the control
  * queue; we poll (optional MSI-X interrupt for an idle receive queue over
  * VFIO: ./interrupts.ts); packets travel in buffers of our
- * mempools, with the 10-byte `virtio_net_hdr` written into each buffer's
- * headroom right in front of the packet, so one descriptor covers header and
- * packet (allowed by VIRTIO_F_ANY_LAYOUT, section 2.6.4.3).
+ * mempools, with the `virtio_net_hdr` (10 bytes legacy, 12 with
+ * VIRTIO_F_VERSION_1) written into each buffer's headroom right in front of
+ * the packet, so one descriptor covers header and packet (legacy: allowed by
+ * VIRTIO_F_ANY_LAYOUT, section 2.6.4.3; modern: always, section 2.6.4).
  *
  * Unlike the C ixy we do not require checksum offload (VIRTIO_NET_F_CSUM):
  * QEMU's hub and socket back ends do not offer it, and we never need it.
@@ -25,15 +28,16 @@ import { DeviceStats } from "../../src/stats.ts";
 import { IxyError } from "../../src/error.ts";
 import { sleepMicros } from "../../src/mmio.ts";
 import {
+  VIRTIO_F,
   VIRTIO_MSI_NO_VECTOR,
   VIRTIO_NET_CONFIG,
   VIRTIO_NET_CTRL,
   VIRTIO_NET_F,
   VIRTIO_NET_HDR_SIZE,
+  VIRTIO_NET_HDR_SIZE_V1,
   VIRTIO_NET_QUEUE,
   VIRTIO_NET_S_LINK_UP,
-  VIRTIO_PCI,
-  VIRTIO_PCI_QUEUE_ADDR_SHIFT,
+  VIRTIO_PCI_DEVICE_NET_MODERN,
   VIRTIO_STATUS,
   VRING_AVAIL_F_NO_INTERRUPT,
   VRING_DESC_F,
@@ -41,19 +45,38 @@ import {
 import { Virtqueue } from "./virtqueue.ts";
 import { VirtioInterrupts } from "./interrupts.ts";
 import type { InterruptVector } from "../../src/interrupts.ts";
+import {
+  VirtioLegacyTransport,
+  type VirtioRegisters,
+  type VirtioTransport,
+  type VirtioTransportKind,
+} from "./transport.ts";
+import { findVirtioPciCapabilities, VirtioModernTransport } from "./modern.ts";
 
-/** Features we cannot work without. */
-const REQUIRED_FEATURES = (1 << VIRTIO_NET_F.CTRL_VQ) | (1 << VIRTIO_NET_F.CTRL_RX) |
-  (1 << VIRTIO_NET_F.ANY_LAYOUT);
-/** Features we use when offered. */
-const OPTIONAL_FEATURES = (1 << VIRTIO_NET_F.MAC) | (1 << VIRTIO_NET_F.STATUS);
+/** Feature bit `n` as a bigint mask. */
+const bit = (n: number): bigint => 1n << BigInt(n);
+/** Features we cannot work without, on either transport. */
+const REQUIRED_FEATURES = bit(VIRTIO_NET_F.CTRL_VQ) | bit(VIRTIO_NET_F.CTRL_RX);
+/**
+ * Legacy: header and packet share one descriptor only with ANY_LAYOUT
+ * (section 2.6.4.3). Modern: VERSION_1 is a must (section 6.1: a driver that
+ * does not accept it speaks legacy), and implies any layout (section 2.6.4) —
+ * QEMU hides ANY_LAYOUT from the modern interface.
+ */
+const REQUIRED_BY_TRANSPORT: Record<VirtioTransportKind, bigint> = {
+  legacy: bit(VIRTIO_NET_F.ANY_LAYOUT),
+  modern: bit(VIRTIO_F.VERSION_1),
+};
+/**
+ * Features we use when offered. ACCESS_PLATFORM (section 6.1): the device
+ * translates our addresses through the IOMMU; a driver SHOULD accept it, and
+ * QEMU routes the DMA of an `iommu_platform=on` device through the IOMMU.
+ */
+const OPTIONAL_FEATURES = bit(VIRTIO_NET_F.MAC) | bit(VIRTIO_NET_F.STATUS) |
+  bit(VIRTIO_F.ACCESS_PLATFORM);
 
 /** Receive buffers per receive-queue entry (the app may hold some while we refill). */
 const RX_POOL_FACTOR = 4;
-/** Where the virtio_net_hdr starts, counted from the start of a packet buffer. */
-const NET_HDR_OFFSET = PKT_BUF_HEADER - VIRTIO_NET_HDR_SIZE;
-/** Same, counted inside the buffer's headroom. */
-const NET_HDR_IN_HEADROOM = PKT_BUF_HEADROOM - VIRTIO_NET_HDR_SIZE;
 
 /** PCI capability ID of MSI-X (PCI 3.0, section 6.8.2). */
 const PCI_CAP_ID_MSIX = 0x11;
@@ -63,30 +86,18 @@ const PCI_CAP_ID_MSIX = 0x11;
  * width. On a real NIC this is the I/O BAR (`IoPortRegion` of src/io_port.ts
  * satisfies it); the benchmarks' "instant device" (tools/bench/) supplies its own.
  */
-export interface VirtioLegacyRegisters {
-  /** Reads one byte at `offset`. */
-  read8(offset: number): number;
-  /** Reads a 16-bit value at `offset`. */
-  read16(offset: number): number;
-  /** Reads a 32-bit value at `offset`. */
-  read32(offset: number): number;
-  /** Writes one byte at `offset`. */
-  write8(offset: number, value: number): void;
-  /** Writes a 16-bit value at `offset`. */
-  write16(offset: number, value: number): void;
-  /** Writes a 32-bit value at `offset`. */
-  write32(offset: number, value: number): void;
-  /** Releases the registers (closes the BAR file); optional. */
-  close?(): void;
-}
+export type VirtioLegacyRegisters = VirtioRegisters;
 
-/** Options of {@link VirtioDevice.attach}. */
+/** Options of {@link VirtioDevice.attach} and {@link VirtioDevice.attachTransport}. */
 export interface VirtioAttachOptions extends DeviceOptions {
   /** Name to report as {@link VirtioDevice.pciAddress}. */
   name: string;
   /** The PCI function, if there is one (kept for handing it back to the kernel). */
   pci?: PciDevice;
-  /** True while MSI-X is enabled: the device config then starts 4 bytes later. */
+  /**
+   * True while MSI-X is enabled: vectors are programmed (legacy: the device
+   * config then starts 4 bytes later).
+   */
   msixEnabled?: boolean;
   /**
    * With `interrupts: true` and MSI-X enabled: where MSI-X vector 0 arrives
@@ -95,7 +106,16 @@ export interface VirtioAttachOptions extends DeviceOptions {
   interruptVector?: InterruptVector;
 }
 
-/** A virtio-net NIC driven through its legacy I/O-port interface. */
+/** Options of {@link VirtioDevice.init}. */
+export interface VirtioInitOptions extends DeviceOptions {
+  /**
+   * Which interface to speak. Default: modern for a modern-only device
+   * (1af4:1041) or one without a legacy I/O BAR, legacy otherwise.
+   */
+  transport?: "legacy" | "modern";
+}
+
+/** A virtio-net NIC driven through its legacy or modern PCI interface. */
 export class VirtioDevice implements IxyDevice {
   /** Always `"virtio"`. */
   readonly driverName = "virtio";
@@ -109,10 +129,14 @@ export class VirtioDevice implements IxyDevice {
   readonly numTxQueues = 1;
   /** The receive queue's MSI-X interrupt, with `interrupts: true` over VFIO. */
   interrupts?: VirtioInterrupts;
+  /** The PCI interface in use: `"legacy"` or `"modern"`. */
+  readonly transportKind: "legacy" | "modern";
+  /** The feature bits both sides agreed on (section 2.2). */
+  readonly features: bigint;
 
-  #io: VirtioLegacyRegisters;
-  #features: number;
-  #configOffset: number;
+  #transport: VirtioTransport;
+  /** Bytes of `virtio_net_hdr` in front of each packet: 10 (legacy) or 12 (VERSION_1). */
+  readonly #hdrSize: number;
   #rx: Virtqueue;
   #tx: Virtqueue;
   #ctrl: Virtqueue;
@@ -128,9 +152,9 @@ export class VirtioDevice implements IxyDevice {
     name: string,
     pci: PciDevice | undefined,
     parts: {
-      io: VirtioLegacyRegisters;
-      features: number;
-      configOffset: number;
+      transport: VirtioTransport;
+      features: bigint;
+      hdrSize: number;
       rx: Virtqueue;
       tx: Virtqueue;
       ctrl: Virtqueue;
@@ -139,9 +163,10 @@ export class VirtioDevice implements IxyDevice {
   ) {
     this.pciAddress = name;
     this.pci = pci;
-    this.#io = parts.io;
-    this.#features = parts.features;
-    this.#configOffset = parts.configOffset;
+    this.#transport = parts.transport;
+    this.transportKind = parts.transport.kind;
+    this.features = parts.features;
+    this.#hdrSize = parts.hdrSize;
     this.#rx = parts.rx;
     this.#tx = parts.tx;
     this.#ctrl = parts.ctrl;
@@ -150,16 +175,43 @@ export class VirtioDevice implements IxyDevice {
 
   /**
    * Brings up the NIC at `pci` (already unbound from the kernel, with bus
-   * mastering enabled), allocating rings and buffers from `dma`.
+   * mastering enabled), allocating rings and buffers from `dma`. Picks the
+   * transport as {@link VirtioInitOptions.transport} says: legacy through I/O
+   * BAR0 (sysfs `resource0`), modern through the memory BARs its
+   * capabilities name (sysfs `resource<N>`, mmap).
    */
-  static init(pci: PciDevice, dma: DmaAllocator, options: DeviceOptions = {}): VirtioDevice {
+  static init(pci: PciDevice, dma: DmaAllocator, options: VirtioInitOptions = {}): VirtioDevice {
     checkQueueCounts(pci.address, options);
-    const io = pci.openIoBar(0);
-    // The device-specific config follows the legacy header; it moves by 4
-    // bytes while MSI-X is enabled (section 4.1.4.8).
     const msix = pci.findCapability(PCI_CAP_ID_MSIX);
     const msixEnabled = msix !== 0 && (pci.readConfig(msix + 2, 2) & 0x8000) !== 0;
-    return VirtioDevice.attach(io, dma, { ...options, name: pci.address, pci, msixEnabled });
+    const kind = options.transport ??
+      (pci.deviceId === VIRTIO_PCI_DEVICE_NET_MODERN || pci.barKind(0) !== "io"
+        ? "modern"
+        : "legacy");
+    const attachOptions = { ...options, name: pci.address, pci, msixEnabled };
+    if (kind === "legacy") {
+      if (pci.deviceId === VIRTIO_PCI_DEVICE_NET_MODERN) {
+        throw new IxyError(
+          `Cannot drive ${pci.address} with the legacy transport: it is a modern-only virtio ` +
+            `NIC (${pci.ids}, no legacy I/O BAR). Leave out transport: "legacy".`,
+        );
+      }
+      return VirtioDevice.attach(pci.openIoBar(0), dma, attachOptions);
+    }
+    const capabilities = findVirtioPciCapabilities((o, size) => pci.readConfig(o, size));
+    if (capabilities === undefined) {
+      throw new IxyError(
+        `Cannot drive ${pci.address} (${pci.ids}) with the modern virtio transport: its config ` +
+          `space has no virtio structure capabilities (virtio 1.1 section 4.1.4), so it is a ` +
+          `legacy-only device (QEMU: disable-modern=on). Use transport: "legacy".`,
+      );
+    }
+    const transport = VirtioModernTransport.open({
+      name: pci.address,
+      capabilities,
+      mapBar: (n) => pci.mapMemoryBar(n),
+    });
+    return VirtioDevice.attachTransport(transport, dma, attachOptions);
   }
 
   /**
@@ -172,62 +224,109 @@ export class VirtioDevice implements IxyDevice {
     dma: DmaAllocator,
     options: VirtioAttachOptions,
   ): VirtioDevice {
+    const transport = new VirtioLegacyTransport(io, { msixEnabled: options.msixEnabled });
+    return VirtioDevice.attachTransport(transport, dma, options);
+  }
+
+  /**
+   * Brings up a virtio-net device through `transport` (legacy or modern,
+   * ./transport.ts): the initialisation sequence of section 3.1.1.
+   */
+  static attachTransport(
+    transport: VirtioTransport,
+    dma: DmaAllocator,
+    options: VirtioAttachOptions,
+  ): VirtioDevice {
     checkQueueCounts(options.name, options);
     const name = options.name;
-    const status = (bits: number) => io.write8(VIRTIO_PCI.STATUS, bits);
+    const modern = transport.kind === "modern";
+    let bits = 0;
+    const status = (add: number): void => {
+      bits |= add;
+      transport.writeStatus(bits);
+    };
 
     // Section 3.1.1, step 1: reset the device by writing 0 to the status
-    // register. For legacy devices the reset is done when the register reads 0.
-    status(VIRTIO_STATUS.RESET);
-    for (let i = 0; io.read8(VIRTIO_PCI.STATUS) !== VIRTIO_STATUS.RESET; i++) {
-      if (i > 10_000) throw new IxyError(`Virtio NIC ${name} does not leave reset.`);
+    // register. The reset is done when the register reads 0 (section
+    // 4.1.4.3.2 for modern, 4.1.4.8 / Linux for legacy).
+    transport.writeStatus(VIRTIO_STATUS.RESET);
+    for (let i = 0; transport.readStatus() !== VIRTIO_STATUS.RESET; i++) {
+      if (i > 10_000) {
+        throw new IxyError(
+          `Virtio NIC ${name} does not leave reset: its status stays ` +
+            `0x${transport.readStatus().toString(16)} after 1 s. Is the device alive? ` +
+            `Check dmesg, or restart the VM.`,
+        );
+      }
       sleepMicros(100);
     }
     // Steps 2 and 3: we have noticed the device (ACKNOWLEDGE) and know how to
     // drive it (DRIVER). Status bits accumulate.
     status(VIRTIO_STATUS.ACKNOWLEDGE);
-    status(VIRTIO_STATUS.ACKNOWLEDGE | VIRTIO_STATUS.DRIVER);
+    status(VIRTIO_STATUS.DRIVER);
 
-    // Step 4: feature negotiation. The device offers bits 0-31 (legacy has
-    // only 32); we accept the subset we need. Legacy devices have no
-    // FEATURES_OK step (section 3.1.2).
-    const offered = io.read32(VIRTIO_PCI.HOST_FEATURES);
-    if ((offered & REQUIRED_FEATURES) !== REQUIRED_FEATURES) {
-      status(VIRTIO_STATUS.FAILED);
-      const missing = (REQUIRED_FEATURES & ~offered) >>> 0;
+    // Step 4: feature negotiation. The device offers bits (legacy: 0-31
+    // only; modern: 64 through the select registers); we accept the subset
+    // we know.
+    const offered = transport.deviceFeatures();
+    const required = REQUIRED_FEATURES | REQUIRED_BY_TRANSPORT[transport.kind];
+    if ((offered & required) !== required) {
+      transport.writeStatus(bits | VIRTIO_STATUS.FAILED);
+      const missing = required & ~offered;
       throw new IxyError(
-        `Cannot use virtio NIC ${name}: it lacks required features (mask 0x${
-          missing.toString(16)
-        } of CTRL_VQ, CTRL_RX, ANY_LAYOUT). Give QEMU's virtio-net-pci its defaults (ctrl_vq=on, ctrl_rx=on).`,
+        `Cannot use virtio NIC ${name} (${transport.kind} interface): it lacks required ` +
+          `features (mask 0x${missing.toString(16)} of CTRL_VQ, CTRL_RX, ` +
+          `${modern ? "VERSION_1" : "ANY_LAYOUT"}). Give QEMU's virtio-net-pci its defaults ` +
+          `(ctrl_vq=on, ctrl_rx=on).`,
       );
     }
-    const features = (offered & (REQUIRED_FEATURES | OPTIONAL_FEATURES)) >>> 0;
-    io.write32(VIRTIO_PCI.GUEST_FEATURES, features);
+    const features = offered & (required | OPTIONAL_FEATURES);
+    transport.writeDriverFeatures(features);
+    if (modern) {
+      // Steps 5 and 6 (virtio 1.x only; legacy devices have no FEATURES_OK,
+      // section 3.1.2): set FEATURES_OK and read it back — if it is gone, the
+      // device does not accept our subset.
+      status(VIRTIO_STATUS.FEATURES_OK);
+      if (!(transport.readStatus() & VIRTIO_STATUS.FEATURES_OK)) {
+        transport.writeStatus(bits | VIRTIO_STATUS.FAILED);
+        throw new IxyError(
+          `Virtio NIC ${name} refused our features (0x${features.toString(16)}): FEATURES_OK ` +
+            `did not stick (virtio 1.1 section 3.1.1 step 6). Report the device's model ` +
+            `and QEMU options; transport: "legacy" may work if the device has one.`,
+        );
+      }
+    }
 
     // MSI-X vectors (section 4.1.5.1.2), while MSI-X is enabled: the receive
     // queue's interrupt on vector 0 if asked for, nothing else interrupts.
     const irqVector = options.msixEnabled && options.interrupts
       ? options.interruptVector
       : undefined;
-    if (options.msixEnabled) io.write16(VIRTIO_PCI.MSI_CONFIG_VECTOR, VIRTIO_MSI_NO_VECTOR);
+    if (options.msixEnabled) transport.setConfigVector(VIRTIO_MSI_NO_VECTOR);
 
-    // Step 7 (done before DRIVER_OK): set up the virtqueues (section 4.1.5.1.3
-    // and 4.1.4.8 for legacy): select a queue, read its size, hand the device
-    // the page number of its memory.
+    // Step 7 (done before DRIVER_OK): set up the virtqueues (section 4.1.5.1.3;
+    // 4.1.4.8 for legacy): select a queue, read its size, allocate the rings
+    // and hand their addresses to the device (./transport.ts, ./modern.ts).
     const setupQueue = (index: number, extraBytes = 0): Virtqueue => {
-      io.write16(VIRTIO_PCI.QUEUE_SEL, index);
-      const size = io.read16(VIRTIO_PCI.QUEUE_NUM);
-      if (size === 0) throw new IxyError(`Virtio NIC ${name} has no queue ${index}.`);
+      const size = transport.queueSize(index);
+      if (size === 0) {
+        throw new IxyError(
+          `Virtio NIC ${name} has no queue ${index} (size 0). A virtio-net device has ` +
+            `receive, transmit and control queues (section 5.1.2); check ctrl_vq=on.`,
+        );
+      }
       const vq = new Virtqueue(dma, { index, size, extraBytes });
-      io.write32(VIRTIO_PCI.QUEUE_PFN, vq.memory.physAddr(0) / 2 ** VIRTIO_PCI_QUEUE_ADDR_SHIFT);
-      if (options.msixEnabled) {
-        // The queue's vector, read back: NO_VECTOR means the device refused it.
-        const want = irqVector && index === VIRTIO_NET_QUEUE.RX ? 0 : VIRTIO_MSI_NO_VECTOR;
-        io.write16(VIRTIO_PCI.MSI_QUEUE_VECTOR, want);
-        if (io.read16(VIRTIO_PCI.MSI_QUEUE_VECTOR) !== want) {
-          status(VIRTIO_STATUS.FAILED);
-          throw new IxyError(`Virtio NIC ${name} refused MSI-X vector ${want} for queue ${index}.`);
-        }
+      const want = options.msixEnabled
+        ? (irqVector && index === VIRTIO_NET_QUEUE.RX ? 0 : VIRTIO_MSI_NO_VECTOR)
+        : undefined;
+      // The queue's vector, read back: NO_VECTOR means the device refused it.
+      const got = transport.activateQueue(vq, want);
+      if (got !== want) {
+        transport.writeStatus(bits | VIRTIO_STATUS.FAILED);
+        throw new IxyError(
+          `Virtio NIC ${name} refused MSI-X vector ${want} for queue ${index}. ` +
+            `Run without --interrupts.`,
+        );
       }
       // We poll: ask the device not to interrupt us (section 2.6.7).
       vq.avail[0] = VRING_AVAIL_F_NO_INTERRUPT;
@@ -237,34 +336,37 @@ export class VirtioDevice implements IxyDevice {
     const tx = setupQueue(VIRTIO_NET_QUEUE.TX);
     const ctrl = setupQueue(VIRTIO_NET_QUEUE.CTRL, 4096); // + space for one command
 
+    // With VERSION_1 the header always has num_buffers (section 5.1.6).
+    const hdrSize = features & bit(VIRTIO_F.VERSION_1)
+      ? VIRTIO_NET_HDR_SIZE_V1
+      : VIRTIO_NET_HDR_SIZE;
     // Fill the receive queue with empty buffers (section 5.1.6.3): each
     // descriptor covers the net header in the headroom plus the data area.
     const rxPool = Mempool.create(dma, { numEntries: rx.size * RX_POOL_FACTOR });
     for (let i = 0; i < rx.size; i++) {
       const buf = rxPool.alloc()!;
       const id = rx.takeDescriptor();
-      postRxBuffer(rx, id, buf);
+      postRxBuffer(rx, id, buf, hdrSize);
       rx.pushAvailable(id);
     }
     rx.publishAvailable();
 
     // Step 8: the driver is ready.
-    status(VIRTIO_STATUS.ACKNOWLEDGE | VIRTIO_STATUS.DRIVER | VIRTIO_STATUS.DRIVER_OK);
-    const now = io.read8(VIRTIO_PCI.STATUS);
+    status(VIRTIO_STATUS.DRIVER_OK);
+    const now = transport.readStatus();
     if (now & (VIRTIO_STATUS.FAILED | VIRTIO_STATUS.DEVICE_NEEDS_RESET)) {
       throw new IxyError(
-        `Virtio NIC ${name} refused our setup (status 0x${now.toString(16)}).`,
+        `Virtio NIC ${name} refused our setup (status 0x${now.toString(16)}). ` +
+          `Check the guest's kernel log (dmesg) and QEMU's messages.`,
       );
     }
     // Tell the device the receive queue has buffers (section 2.6.13.4).
-    io.write16(VIRTIO_PCI.QUEUE_NOTIFY, VIRTIO_NET_QUEUE.RX);
-
-    const configOffset = options.msixEnabled ? VIRTIO_PCI.CONFIG_MSIX : VIRTIO_PCI.CONFIG;
+    transport.notify(VIRTIO_NET_QUEUE.RX);
 
     const dev = new VirtioDevice(options.name, options.pci, {
-      io,
+      transport,
       features,
-      configOffset,
+      hdrSize,
       rx,
       tx,
       ctrl,
@@ -283,6 +385,7 @@ export class VirtioDevice implements IxyDevice {
   rxBatch(queueId: number, bufs: PktBuf[], count: number): number {
     if (queueId !== 0) throw new IxyError(`Virtio has one RX queue; got queue ${queueId}.`);
     const vq = this.#rx;
+    const hdrSize = this.#hdrSize;
     const mask = vq.size - 1;
     const usedIdx = vq.deviceUsedIdx();
     let n = 0;
@@ -294,9 +397,9 @@ export class VirtioDevice implements IxyDevice {
       if (fresh === undefined) break; // app holds all buffers: retry next call
       const buf = vq.bufs[id]!;
       vq.lastUsedIdx = (vq.lastUsedIdx + 1) & 0xffff;
-      postRxBuffer(vq, id, fresh);
+      postRxBuffer(vq, id, fresh, hdrSize);
       vq.pushAvailable(id);
-      const size = len - VIRTIO_NET_HDR_SIZE;
+      const size = len - hdrSize;
       if (size <= 0 || size > buf.data.length) {
         // Impossible length from the device: drop, never hand out garbage.
         this.#rxErrors++;
@@ -309,7 +412,7 @@ export class VirtioDevice implements IxyDevice {
     }
     if (vq.availIdx !== Atomics.load(vq.avail, 1)) {
       vq.publishAvailable();
-      if (!vq.deviceSuppressesNotify()) this.#io.write16(VIRTIO_PCI.QUEUE_NOTIFY, vq.index);
+      if (!vq.deviceSuppressesNotify()) this.#transport.notify(vq.index);
     }
     this.#rxPackets += n;
     return n;
@@ -324,23 +427,26 @@ export class VirtioDevice implements IxyDevice {
     if (queueId !== 0) throw new IxyError(`Virtio has one TX queue; got queue ${queueId}.`);
     const vq = this.#tx;
     this.#reclaimTx();
+    const hdrSize = this.#hdrSize;
+    const hdrOffset = PKT_BUF_HEADER - hdrSize; // from the start of the buffer
+    const hdrInHeadroom = PKT_BUF_HEADROOM - hdrSize;
     let n = 0;
     while (n < count && vq.freeDescriptors > 0) {
       const buf = bufs[n++];
       // An all-zero virtio_net_hdr: no checksum offload, no segmentation.
-      // A loop of ten byte stores, not headroom.fill(0, 30): fill is a
+      // A loop of 10 or 12 byte stores, not headroom.fill(0, 30): fill is a
       // builtin call that cost ~40 ns per packet (docs/performance.md, change 2).
       const h = buf.headroom;
-      for (let i = NET_HDR_IN_HEADROOM; i < PKT_BUF_HEADROOM; i++) h[i] = 0;
+      for (let i = hdrInHeadroom; i < PKT_BUF_HEADROOM; i++) h[i] = 0;
       const id = vq.takeDescriptor();
-      vq.setDescriptor(id, buf.physAddr + NET_HDR_OFFSET, buf.size + VIRTIO_NET_HDR_SIZE, 0);
+      vq.setDescriptor(id, buf.physAddr + hdrOffset, buf.size + hdrSize, 0);
       vq.bufs[id] = buf;
       vq.pushAvailable(id);
       this.#txBytes += buf.size;
     }
     if (n > 0) {
       vq.publishAvailable();
-      if (!vq.deviceSuppressesNotify()) this.#io.write16(VIRTIO_PCI.QUEUE_NOTIFY, vq.index);
+      if (!vq.deviceSuppressesNotify()) this.#transport.notify(vq.index);
     }
     this.#txPackets += n;
     return n;
@@ -397,7 +503,7 @@ export class VirtioDevice implements IxyDevice {
     vq.setDescriptor(2, phys + 3, 1, VRING_DESC_F.WRITE);
     vq.pushAvailable(0);
     vq.publishAvailable();
-    this.#io.write16(VIRTIO_PCI.QUEUE_NOTIFY, vq.index);
+    this.#transport.notify(vq.index);
     const deadline = performance.now() + 2000;
     while (vq.deviceUsedIdx() === vq.lastUsedIdx) {
       if (performance.now() > deadline) {
@@ -418,17 +524,25 @@ export class VirtioDevice implements IxyDevice {
    * is up (config status field, section 5.1.4), as ixy does.
    */
   getLinkSpeed(): number {
-    if (!(this.#features & (1 << VIRTIO_NET_F.STATUS))) return 1000;
-    const status = this.#io.read16(this.#configOffset + VIRTIO_NET_CONFIG.STATUS);
+    if (!(this.features & bit(VIRTIO_NET_F.STATUS))) return 1000;
+    const status = this.#transport.readConfig16(VIRTIO_NET_CONFIG.STATUS);
     return status & VIRTIO_NET_S_LINK_UP ? 1000 : 0;
   }
 
-  /** The MAC address from the config space (section 5.1.4), if the device has one. */
+  /**
+   * The MAC address from the config space (section 5.1.4), if the device has
+   * one; read until config_generation is the same before and after (section
+   * 2.4.1: the six bytes are not read atomically).
+   */
   getMacAddress(): Uint8Array {
     const mac = new Uint8Array(6);
-    if (this.#features & (1 << VIRTIO_NET_F.MAC)) {
-      for (let i = 0; i < 6; i++) mac[i] = this.#io.read8(this.#configOffset + i);
-    }
+    if (!(this.features & bit(VIRTIO_NET_F.MAC))) return mac;
+    const t = this.#transport;
+    let before: number;
+    do {
+      before = t.configGeneration();
+      for (let i = 0; i < 6; i++) mac[i] = t.readConfig8(VIRTIO_NET_CONFIG.MAC + i);
+    } while (t.configGeneration() !== before);
     return mac;
   }
 
@@ -440,8 +554,8 @@ export class VirtioDevice implements IxyDevice {
     }
     this.#reclaimTx();
     // Writing 0 resets the device: it stops using our memory (section 2.1).
-    this.#io.write8(VIRTIO_PCI.STATUS, VIRTIO_STATUS.RESET);
-    this.#io.close?.();
+    this.#transport.writeStatus(VIRTIO_STATUS.RESET);
+    this.#transport.close();
   }
 }
 
@@ -455,12 +569,15 @@ function checkQueueCounts(name: string, options: DeviceOptions): void {
   }
 }
 
-/** Points receive descriptor `id` at `buf`: header slot in the headroom + data area. */
-function postRxBuffer(vq: Virtqueue, id: number, buf: PktBuf): void {
+/**
+ * Points receive descriptor `id` at `buf`: header slot (`hdrSize` bytes) in
+ * the headroom + data area.
+ */
+function postRxBuffer(vq: Virtqueue, id: number, buf: PktBuf, hdrSize: number): void {
   vq.setDescriptor(
     id,
-    buf.physAddr + NET_HDR_OFFSET,
-    buf.data.length + VIRTIO_NET_HDR_SIZE,
+    buf.physAddr + PKT_BUF_HEADER - hdrSize,
+    buf.data.length + hdrSize,
     VRING_DESC_F.WRITE,
   );
   vq.bufs[id] = buf;

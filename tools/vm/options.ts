@@ -55,6 +55,13 @@ export interface VmOptions {
    * VFIO: see tools/vm/qemu.ts and src/vfio.ts.
    */
   readonly iommu?: boolean;
+  /**
+   * Modern virtio 1.x NICs (`disable-legacy=on,iommu_platform=on`, PCI ID
+   * 1af4:1041) instead of legacy ones (default false). With {@link iommu}
+   * their DMA goes through the IOMMU, so VFIO works without root; without
+   * it, the driver's modern transport can be tried as root (sysfs BARs).
+   */
+  readonly modernNics?: boolean;
 }
 
 /** Default values of the numeric options. */
@@ -92,6 +99,8 @@ export interface ResolvedVmOptions {
   readonly verbose: boolean;
   /** q35 + intel-iommu + e1000 (see {@link VmOptions.iommu}). */
   readonly iommu: boolean;
+  /** Modern virtio NICs (see {@link VmOptions.modernNics}). */
+  readonly modernNics: boolean;
 }
 
 /**
@@ -149,6 +158,7 @@ export function resolveVmOptions(options: VmOptions = {}): ResolvedVmOptions {
     timeoutSeconds,
     verbose: options.verbose ?? false,
     iommu,
+    modernNics: options.modernNics ?? false,
   };
 }
 
@@ -209,6 +219,9 @@ Options:
                      ${IOMMU_NIC_ADDRESS} on hub 0 whose DMA the IOMMU translates
                      (the legacy virtio NICs bypass it). Load VFIO in the
                      guest with: modprobe vfio-pci
+  --modern-nics      modern virtio 1.x NICs (1af4:1041, disable-legacy=on,
+                     iommu_platform=on) instead of legacy ones: with --iommu
+                     their DMA goes through the IOMMU, so VFIO needs no root
   --verbose          also show the guest's kernel console on stderr
   --setup            only fetch the kernel and build the initramfs, then exit
   --help             show this text
@@ -250,6 +263,7 @@ export function parseCliArgs(args: readonly string[]): CliRequest {
         timeout: { type: "string" },
         verbose: { type: "boolean" },
         iommu: { type: "boolean" },
+        "modern-nics": { type: "boolean" },
         setup: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
@@ -282,6 +296,7 @@ export function parseCliArgs(args: readonly string[]): CliRequest {
     timeoutSeconds: number("timeout", values.timeout, true),
     verbose: values.verbose ?? false,
     iommu: values.iommu ?? false,
+    modernNics: values["modern-nics"] ?? false,
     env: parseEnv(values.env ?? []),
   };
   resolveVmOptions(options); // report bad values now, before any work

@@ -24,7 +24,7 @@ export const MAX_NICS_IOMMU = 14;
 
 /**
  * With {@link QemuSpec.iommu}: the slot of an Intel e1000 (82540EM) NIC on
- * hub 0. QEMU's legacy virtio NICs bypass the IOMMU (a legacy device cannot
+ * hub 0. QEMU's legacy virtio NICs (the default; see {@link QemuSpec.modernNics}) bypass the IOMMU (a legacy device cannot
  * offer VIRTIO_F_ACCESS_PLATFORM, virtio 1.1 section 6.1, and QEMU refuses
  * `iommu_platform=on` for it), so this NIC is the one whose DMA the IOMMU
  * really translates — for tests that an unmapped address faults.
@@ -119,6 +119,14 @@ export interface QemuSpec {
    * {@link kernelCommandLine}). Default false: the i440FX PC without IOMMU.
    */
   readonly iommu?: boolean;
+  /**
+   * Modern virtio 1.x NICs (`disable-legacy=on,iommu_platform=on`, PCI ID
+   * 1af4:1041) instead of legacy ones: registers in a memory BAR described by
+   * virtio capabilities (virtio 1.1 section 4.1.4), and VIRTIO_F_ACCESS_PLATFORM
+   * offered, so with {@link iommu} their DMA goes through the IOMMU (section
+   * 6.1) and VFIO can hand them to a normal user. Default false.
+   */
+  readonly modernNics?: boolean;
 }
 
 /**
@@ -189,12 +197,20 @@ export function qemuArgs(spec: QemuSpec): string[] {
   for (const [i, backend] of spec.nics.entries()) {
     add("-netdev", netdev(i, backend));
     // A transitional virtio NIC with the legacy interface only
-    // (disable-modern=on): registers in I/O-port BAR0, what our driver uses.
+    // (disable-modern=on): registers in I/O-port BAR0. Or, with modernNics, a
+    // virtio 1.x NIC without the legacy interface (disable-legacy=on, PCI ID
+    // 1af4:1041; registers in memory BAR4) whose DMA follows the platform's
+    // IOMMU (iommu_platform=on: it offers VIRTIO_F_ACCESS_PLATFORM; with
+    // intel-iommu that alone routes its DMA through the IOMMU, ats=on would
+    // only add a device IOTLB). The kernel's virtio_net drives both kinds.
     // Fixed slot and MAC so tests know them; romfile= skips the PXE boot ROM.
     add(
       "-device",
       `virtio-net-pci,netdev=net${i},mac=${vmNicMac(i)},addr=${hex(FIRST_NIC_SLOT + i)}` +
-        ",disable-modern=on,romfile=",
+        (spec.modernNics
+          ? ",disable-legacy=on,disable-modern=off,iommu_platform=on"
+          : ",disable-modern=on") +
+        ",romfile=",
     );
   }
   for (const device of spec.extraDevices ?? []) add("-device", device);

@@ -90,6 +90,7 @@ export async function runInVm(command: string, options: VmOptions = {}): Promise
       nics,
       extraDevices: options.extraDevices,
       iommu: settings.iommu,
+      modernNics: settings.modernNics,
     });
     return await runQemu(tools.qemu, args, runDir, options, settings.timeoutSeconds);
   } finally {

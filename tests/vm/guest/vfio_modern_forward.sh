@@ -1,0 +1,62 @@
+#!/bin/sh
+# Lab-VM test (deno task vm --iommu --modern-nics --nics 4 --hubs 0,0,1,1):
+# fwd as the normal user nobody through VFIO between two modern virtio NICs,
+# with a kernel host on each side (the topology of forward.sh):
+#   ns A: kernel NIC 0000:00:10.0 --hub 0-- our X 0000:00:11.0
+#   ns B: kernel NIC 0000:00:13.0 --hub 1-- our Y 0000:00:12.0
+# ping, a TCP transfer of BYTES, and counters.
+set -eu
+BYTES=${1:-1048576}
+. tests/vm/guest/vfio_modern_lib.sh
+ifof() { ls /sys/bus/pci/devices/"$1"/virtio*/net/; }
+A_IF=$(ifof 0000:00:10.0)
+B_IF=$(ifof 0000:00:13.0)
+counters() { # ns ifname -> "rx tx"
+  ip netns exec "$1" sh -c "cat /sys/class/net/$2/statistics/rx_packets /sys/class/net/$2/statistics/tx_packets" | tr '\n' ' '
+}
+for ns in A B; do
+  ip netns add $ns
+  ip netns exec $ns sh -c 'echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6; echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6'
+done
+ip link set "$A_IF" netns A
+ip link set "$B_IF" netns B
+ip -n A addr add 198.18.1.1/24 dev "$A_IF"
+ip -n B addr add 198.18.1.2/24 dev "$B_IF"
+ip -n A link set "$A_IF" up
+ip -n B link set "$B_IF" up
+ip -n A link set lo up
+ip -n B link set lo up
+bind_nobody 0000:00:11.0 X
+bind_nobody 0000:00:12.0 Y
+echo "A_BEFORE=$(counters A "$A_IF")"
+echo "B_BEFORE=$(counters B "$B_IF")"
+
+$AS_NOBODY tools/fwd.ts 0000:00:11.0 0000:00:12.0 > /tmp/fwd.log 2>&1 &
+FWD=$!
+while ! grep -q '^fwd: .*<->' /tmp/fwd.log; do
+  kill -0 $FWD 2>/dev/null || { cat /tmp/fwd.log; exit 1; }
+  sleep 0.2
+done
+echo "FWD_UID=$(awk '/^Uid:/ { print $2 }' /proc/$FWD/status)"
+
+echo "== ping"
+ip netns exec A ping -c 5 -i 0.2 -W 10 198.18.1.2 && echo "PING_OK=1" || echo "PING_OK=0"
+
+echo "== tcp"
+rm -f /tmp/sink.ready
+ip netns exec B $RUN tests/vm/guest/tcp_transfer.ts sink 5201 --ready-file /tmp/sink.ready > /tmp/sink.json &
+SINK=$!
+while [ ! -e /tmp/sink.ready ]; do sleep 0.2; done
+SOURCE_RESULT=$(ip netns exec A $RUN tests/vm/guest/tcp_transfer.ts source 198.18.1.2 5201 --bytes "$BYTES")
+wait $SINK
+echo "SOURCE_RESULT=$SOURCE_RESULT"
+echo "SINK_RESULT=$(cat /tmp/sink.json)"
+
+sleep 1 # let the last ACKs cross before we stop forwarding
+kill -INT $FWD
+wait $FWD
+echo "A_AFTER=$(counters A "$A_IF")"
+echo "B_AFTER=$(counters B "$B_IF")"
+echo "FWD_FINAL=$(grep '^fwd: .* rx ' /tmp/fwd.log)"
+echo "DMAR_FAULTS=$(dmesg | grep -c 'DMAR: \[DMA' || true)"
+tail -n 8 /tmp/fwd.log
