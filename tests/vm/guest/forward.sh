@@ -3,10 +3,19 @@
 # our driver). Needs 4 NICs on hubs 0,0,1,1:
 #   ns A: kernel NIC 0000:00:10.0 --hub 0-- our X 0000:00:11.0
 #   ns B: kernel NIC 0000:00:13.0 --hub 1-- our Y 0000:00:12.0
-# Run: deno task vm --nics 4 --hubs 0,0,1,1 -- sh tests/vm/guest/forward.sh
+# Run: deno task vm --nics 4 --hubs 0,0,1,1 -- sh tests/vm/guest/forward.sh [BYTES]
+# With VFIO_AS_NOBODY=1 (VM with --iommu --modern-nics): X and Y are handed to
+# vfio-pci for the user nobody, who runs fwd through VFIO (IOMMU-mapped DMA).
 set -eu
 RUN="$IXY_DENO run -A --no-check"
 BYTES=${1:-4194304}
+FWD_RUN=$RUN
+if [ "${VFIO_AS_NOBODY:-0}" = 1 ]; then
+  . tests/vm/guest/vfio_modern_lib.sh
+  bind_nobody 0000:00:11.0 X
+  bind_nobody 0000:00:12.0 Y
+  FWD_RUN=$AS_NOBODY
+fi
 ifof() { ls /sys/bus/pci/devices/"$1"/virtio*/net/; }
 A_IF=$(ifof 0000:00:10.0)
 B_IF=$(ifof 0000:00:13.0)
@@ -28,12 +37,13 @@ ip -n B link set lo up
 echo "A_BEFORE=$(counters A "$A_IF")"
 echo "B_BEFORE=$(counters B "$B_IF")"
 
-$RUN tools/fwd.ts 0000:00:11.0 0000:00:12.0 > /tmp/fwd.log 2>&1 &
+$FWD_RUN tools/fwd.ts 0000:00:11.0 0000:00:12.0 > /tmp/fwd.log 2>&1 &
 FWD=$!
 while ! grep -q '^fwd: .*<->' /tmp/fwd.log; do
   kill -0 $FWD 2>/dev/null || { cat /tmp/fwd.log; exit 1; }
   sleep 0.2
 done
+echo "FWD_UID=$(awk '/^Uid:/ { print $2 }' /proc/$FWD/status)"
 
 echo "== ping"
 ip netns exec A ping -c 5 -i 0.2 -W 10 198.18.1.2 && echo "PING_OK=1" || echo "PING_OK=0"
@@ -55,3 +65,4 @@ echo "A_AFTER=$(counters A "$A_IF")"
 echo "B_AFTER=$(counters B "$B_IF")"
 echo "FWD_FINAL=$(grep '^fwd: .* rx ' /tmp/fwd.log)"
 tail -n 8 /tmp/fwd.log
+echo "DMAR_FAULTS=$(dmesg | grep -c 'DMAR: \[DMA' || true)"
