@@ -17,7 +17,7 @@ import { dmaAllocatorFor, ixyInit } from "../src/ixy.ts";
 import type { PktBuf } from "../src/mempool.ts";
 import type { IxyDevice } from "../src/device.ts";
 import { IxyError, runTool } from "../src/error.ts";
-import { intOption } from "./lib/cli.ts";
+import { DEVICE_APP_OPTIONS, intOption, limitOption } from "./lib/cli.ts";
 import {
   INTERRUPT_HELP,
   INTERRUPT_OPTIONS,
@@ -76,19 +76,14 @@ async function main(): Promise<void> {
     allowPositionals: true,
     options: {
       batch: { type: "string", default: "32" },
-      seconds: { type: "string" },
-      rebind: { type: "boolean", default: false },
-      force: { type: "boolean", default: false },
+      ...DEVICE_APP_OPTIONS,
       ...INTERRUPT_OPTIONS,
-      help: { type: "boolean", short: "h", default: false },
     },
   });
   if (values.help) return console.log(HELP);
   if (positionals.length !== 2) throw new IxyError(`Expected two PCI addresses.\n${HELP}`);
   const batch = intOption("batch", values.batch, { min: 1, max: 512 });
-  const seconds = values.seconds === undefined
-    ? Infinity
-    : intOption("seconds", values.seconds, { min: 1 });
+  const seconds = limitOption("seconds", values.seconds);
 
   const dma = dmaAllocatorFor(positionals[0]);
   const irqOptions = interruptInitOptions(values);

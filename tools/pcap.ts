@@ -17,7 +17,7 @@ import { parseArgs } from "node:util";
 import { dmaAllocatorFor, ixyInit } from "../src/ixy.ts";
 import type { PktBuf } from "../src/mempool.ts";
 import { IxyError, runTool } from "../src/error.ts";
-import { intOption } from "./lib/cli.ts";
+import { DEVICE_APP_OPTIONS, limitOption } from "./lib/cli.ts";
 import {
   INTERRUPT_HELP,
   INTERRUPT_OPTIONS,
@@ -109,19 +109,14 @@ async function main(): Promise<void> {
     allowPositionals: true,
     options: {
       n: { type: "string", short: "n" },
-      seconds: { type: "string" },
-      rebind: { type: "boolean", default: false },
-      force: { type: "boolean", default: false },
+      ...DEVICE_APP_OPTIONS,
       ...INTERRUPT_OPTIONS,
-      help: { type: "boolean", short: "h", default: false },
     },
   });
   if (values.help) return console.log(HELP);
   if (positionals.length !== 2) throw new IxyError(`Expected a PCI address and a file.\n${HELP}`);
-  const limit = values.n === undefined ? Infinity : intOption("n", values.n, { min: 1 });
-  const seconds = values.seconds === undefined
-    ? Infinity
-    : intOption("seconds", values.seconds, { min: 1 });
+  const limit = limitOption("n", values.n);
+  const seconds = limitOption("seconds", values.seconds);
 
   const dma = dmaAllocatorFor(positionals[0]);
   const dev = ixyInit(positionals[0], {

@@ -18,7 +18,7 @@ import { Mempool, type PktBuf } from "../src/mempool.ts";
 import { formatMac } from "../src/device.ts";
 import { IxyError, runTool } from "../src/error.ts";
 import { FrameTemplate, MIN_FRAME_SIZE, parseMac } from "./lib/udp_frame.ts";
-import { intOption } from "./lib/cli.ts";
+import { DEVICE_APP_OPTIONS, intOption, limitOption } from "./lib/cli.ts";
 import { releaseDevice, StatsPrinter, StopSignal } from "./lib/app.ts";
 
 const HELP = `Usage: deno task pktgen <pci-address> [options]
@@ -47,24 +47,17 @@ async function main(): Promise<void> {
     options: {
       batch: { type: "string", default: "64" },
       size: { type: "string", default: "60" },
-      seconds: { type: "string" },
       count: { type: "string" },
       "dst-mac": { type: "string" },
-      force: { type: "boolean", default: false },
-      rebind: { type: "boolean", default: false },
-      help: { type: "boolean", short: "h", default: false },
+      ...DEVICE_APP_OPTIONS,
     },
   });
   if (values.help) return console.log(HELP);
   if (positionals.length !== 1) throw new IxyError(`Expected one PCI address.\n${HELP}`);
   const batch = intOption("batch", values.batch, { min: 1, max: 1024 });
   const size = intOption("size", values.size, { min: MIN_FRAME_SIZE, max: 1514 });
-  const seconds = values.seconds === undefined
-    ? Infinity
-    : intOption("seconds", values.seconds, { min: 1 });
-  const count = values.count === undefined
-    ? Infinity
-    : intOption("count", values.count, { min: 1 });
+  const seconds = limitOption("seconds", values.seconds);
+  const count = limitOption("count", values.count);
   const dstMac = values["dst-mac"] === undefined ? undefined : parseMac(values["dst-mac"]);
 
   // 1. Take the NIC, and DMA memory for our own packet buffers.

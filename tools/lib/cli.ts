@@ -17,7 +17,27 @@ export function intOption(
   const max = range.max ?? Infinity;
   if (!/^-?\d+$/.test(text.trim()) || value < min || value > max) {
     const bounds = max === Infinity ? `at least ${min}` : `${min}..${max}`;
-    throw new IxyError(`Invalid --${name} "${text}": expected a whole number ${bounds}.`);
+    const flag = name.length === 1 ? `-${name}` : `--${name}`;
+    throw new IxyError(`Invalid ${flag} "${text}": expected a whole number ${bounds}.`);
   }
   return value;
 }
+
+/**
+ * Parses an optional limit such as `--seconds` or `--count` (at least 1);
+ * an absent option means no limit (Infinity).
+ */
+export function limitOption(name: string, text: string | undefined): number {
+  return text === undefined ? Infinity : intOption(name, text, { min: 1 });
+}
+
+/**
+ * The options every app that takes NICs shares, for node:util parseArgs:
+ * `--seconds`, `--rebind`, `--force` and `-h/--help`.
+ */
+export const DEVICE_APP_OPTIONS = {
+  seconds: { type: "string" },
+  rebind: { type: "boolean", default: false },
+  force: { type: "boolean", default: false },
+  help: { type: "boolean", short: "h", default: false },
+} as const;
