@@ -21,6 +21,9 @@
 import { VirtioDevice } from "../../drivers/virtio/virtio.ts";
 import { IxgbeDevice } from "../../drivers/ixgbe/ixgbe.ts";
 import { Mempool, type PktBuf } from "../../src/mempool.ts";
+import type { IxyDevice } from "../../src/device.ts";
+import type { DmaAllocator } from "../../src/memory.ts";
+import { forward } from "../fwd.ts";
 import { InstantVirtioDevice } from "./instant_virtio.ts";
 import { InstantIxgbeDevice } from "./instant_ixgbe.ts";
 
@@ -51,6 +54,14 @@ export function makeScenario(
   return mode === "fwd" ? ixgbeFwd(batch) : ixgbeTx(batch);
 }
 
+/** One NIC of a scenario: our driver on an instant device. */
+interface Port {
+  /** Our driver. */
+  drv: IxyDevice;
+  /** The instant device: fills posted RX buffers / completes queued TX descriptors. */
+  dev: { receive(size: number): void; transmit(): void };
+}
+
 function virtioPort(name: string): { dev: InstantVirtioDevice; drv: VirtioDevice } {
   const dev = new InstantVirtioDevice();
   const drv = VirtioDevice.attach(dev, dev.dma, { name });
@@ -63,36 +74,26 @@ function ixgbePort(name: string): { dev: InstantIxgbeDevice; drv: IxgbeDevice } 
   return { dev, drv };
 }
 
-/** Touches one byte of each frame, as ixy-fwd (and tools/fwd.ts) do. */
-function touch(bufs: PktBuf[], n: number): void {
-  for (let i = 0; i < n; i++) {
-    const data = bufs[i].data;
-    const byte = data[1];
-    data[1] = byte;
-  }
-}
-
-function virtioFwd(batch: number): Scenario {
-  const a = virtioPort("instant-virtio-a");
-  const b = virtioPort("instant-virtio-b");
+/**
+ * `fwd`: A receives a batch, tools/fwd.ts's own `forward()` moves it to B
+ * (rxBatch, touch, txBatch, free what B's ring did not take), B sends.
+ */
+function fwdScenario(a: Port, b: Port, batch: number): Omit<Scenario, "check"> {
   const bufs: PktBuf[] = new Array(batch);
+  const received = { n: 0 }; // made once: forward() reports the batch size here
   return {
     step() {
       a.dev.receive(FRAME_SIZE);
-      const n = a.drv.rxBatch(0, bufs, batch);
-      touch(bufs, n);
-      const sent = b.drv.txBatch(0, bufs, n);
-      for (let i = sent; i < n; i++) bufs[i].pool.free(bufs[i]);
+      const dropped = forward(a.drv, b.drv, bufs, batch, received);
       b.dev.transmit();
-      return sent;
+      return received.n - dropped;
     },
-    check: notifyCheck(a.dev, b.dev),
   };
 }
 
-function virtioTx(batch: number): Scenario {
-  const p = virtioPort("instant-virtio-tx");
-  const pool = Mempool.create(p.dev.dma, { numEntries: 2048 });
+/** `tx`: pktgen's loop without the stamp: allocBatch, txBatch, free the rest, send. */
+function txScenario(p: Port & { dma: DmaAllocator }, batch: number): Omit<Scenario, "check"> {
+  const pool = Mempool.create(p.dma, { numEntries: 2048 });
   for (const buf of pool.buffers) buf.size = FRAME_SIZE;
   const bufs: PktBuf[] = new Array(batch);
   return {
@@ -103,8 +104,18 @@ function virtioTx(batch: number): Scenario {
       p.dev.transmit();
       return sent;
     },
-    check: notifyCheck(p.dev),
   };
+}
+
+function virtioFwd(batch: number): Scenario {
+  const a = virtioPort("instant-virtio-a");
+  const b = virtioPort("instant-virtio-b");
+  return { ...fwdScenario(a, b, batch), check: notifyCheck(a.dev, b.dev) };
+}
+
+function virtioTx(batch: number): Scenario {
+  const p = virtioPort("instant-virtio-tx");
+  return { ...txScenario({ ...p, dma: p.dev.dma }, batch), check: notifyCheck(p.dev) };
 }
 
 /** Checks that no queue notification happened after bring-up (which notifies RX once). */
@@ -120,34 +131,10 @@ function notifyCheck(...devs: InstantVirtioDevice[]): () => string | undefined {
 function ixgbeFwd(batch: number): Scenario {
   const a = ixgbePort("instant-ixgbe-a");
   const b = ixgbePort("instant-ixgbe-b");
-  const bufs: PktBuf[] = new Array(batch);
-  return {
-    step() {
-      a.dev.receive(FRAME_SIZE);
-      const n = a.drv.rxBatch(0, bufs, batch);
-      touch(bufs, n);
-      const sent = b.drv.txBatch(0, bufs, n);
-      for (let i = sent; i < n; i++) bufs[i].pool.free(bufs[i]);
-      b.dev.transmit();
-      return sent;
-    },
-    check: () => undefined,
-  };
+  return { ...fwdScenario(a, b, batch), check: () => undefined };
 }
 
 function ixgbeTx(batch: number): Scenario {
   const p = ixgbePort("instant-ixgbe-tx");
-  const pool = Mempool.create(p.dev.dma, { numEntries: 2048 });
-  for (const buf of pool.buffers) buf.size = FRAME_SIZE;
-  const bufs: PktBuf[] = new Array(batch);
-  return {
-    step() {
-      const got = pool.allocBatch(bufs, batch);
-      const sent = p.drv.txBatch(0, bufs, got);
-      for (let i = sent; i < got; i++) pool.free(bufs[i]);
-      p.dev.transmit();
-      return sent;
-    },
-    check: () => undefined,
-  };
+  return { ...txScenario({ ...p, dma: p.dev.dma }, batch), check: () => undefined };
 }
