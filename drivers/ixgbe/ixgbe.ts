@@ -21,11 +21,10 @@
  * @module
  */
 
-import type { DeviceOptions, IxyDevice } from "../../src/device.ts";
+import type { DeviceOptions, IxyDevice, PciFunction } from "../../src/device.ts";
 import type { InterruptVector } from "../../src/interrupts.ts";
 import { IXGBE_DEFAULT_INTERRUPT_RATE, IxgbeInterrupts } from "./interrupts.ts";
 import type { DmaAllocator } from "../../src/memory.ts";
-import type { PciDevice } from "../../src/pci.ts";
 import type { DeviceStats } from "../../src/stats.ts";
 import { Mempool, type PktBuf } from "../../src/mempool.ts";
 import { IxyError } from "../../src/error.ts";
@@ -229,11 +228,16 @@ export class IxgbeDevice implements IxyDevice {
   }
 
   /**
-   * Brings up the 82599 at `pci` (already unbound from the kernel, with bus
-   * mastering enabled): maps BAR0 and calls {@link attach}.
+   * Brings up the 82599 at `pci` (identified, taken from the kernel, bus
+   * master on; drivers/mod.ts): maps BAR0 and calls {@link attach}. Its DMA
+   * always goes through the IOMMU when there is one.
    */
-  static init(pci: PciDevice, dma: DmaAllocator, options: IxgbeOptions = {}): IxgbeDevice {
-    return IxgbeDevice.attach(pci.mapMemoryBar(0), dma, { ...options, name: pci.address });
+  static open(pci: PciFunction, options: IxgbeOptions = {}): IxgbeDevice {
+    return IxgbeDevice.attach(pci.mapMemoryBar(0), pci.dmaAllocator(), {
+      ...options,
+      name: pci.address,
+      interruptVectors: options.interruptVectors ?? pci.interruptVectors,
+    });
   }
 
   /**

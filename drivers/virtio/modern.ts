@@ -25,7 +25,8 @@ import {
   VIRTIO_PCI_CAP_FIELD,
   VIRTIO_PCI_COMMON,
 } from "./constants.ts";
-import type { VirtioRegisters, VirtioTransport } from "./transport.ts";
+import type { ByteRegisters } from "../../src/device.ts";
+import type { VirtioTransport } from "./transport.ts";
 import { type Virtqueue, virtqueueLayout } from "./virtqueue.ts";
 
 /** Reads `size` bytes of PCI config space at `offset` (little-endian), e.g. `PciDevice.readConfig`. */
@@ -115,8 +116,8 @@ export function findVirtioPciCapabilities(read: PciConfigRead): VirtioPciCapabil
   return { common, notify, notifyOffMultiplier, isr, device: found.get(VIRTIO_PCI_CAP.DEVICE_CFG) };
 }
 
-/** A mapped memory BAR: {@link VirtioRegisters} plus its size (`MmioRegion` fits). */
-export interface VirtioMemoryBar extends VirtioRegisters {
+/** A mapped memory BAR: `ByteRegisters` plus its size (`MmioRegion` fits). */
+export interface VirtioMemoryBar extends ByteRegisters {
   /** Size of the BAR in bytes. */
   readonly byteLength: number;
 }
