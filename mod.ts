@@ -78,10 +78,12 @@ export {
   type DmaAllocator,
   type DmaMemory,
   findHugetlbfs,
+  hi32,
   HUGE_PAGE_SIZE,
   HugepageAllocator,
   HugepageMemory,
   type HugepageOptions,
+  lo32,
   SimulatedDmaAllocator,
   type SimulatedDmaOptions,
 } from "./src/memory.ts";

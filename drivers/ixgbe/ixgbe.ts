@@ -24,7 +24,7 @@
 import type { DeviceOptions, IxyDevice, PciFunction } from "../../src/device.ts";
 import type { InterruptVector } from "../../src/interrupts.ts";
 import { IXGBE_DEFAULT_INTERRUPT_RATE, IxgbeInterrupts } from "./interrupts.ts";
-import type { DmaAllocator } from "../../src/memory.ts";
+import { type DmaAllocator, hi32, lo32 } from "../../src/memory.ts";
 import type { DeviceStats } from "../../src/stats.ts";
 import { Mempool, type PktBuf } from "../../src/mempool.ts";
 import { IxyError } from "../../src/error.ts";
@@ -113,8 +113,6 @@ const RX_POOL_FACTOR = 4;
 const TX_CLEAN_BATCH = 32;
 /** The CRC the 82599 counts in GORC/GOTC (8.2.3.23) but strips / appends for us. */
 const CRC_BYTES = 4;
-/** 2^32: splits a 64-bit physical address into two u32 halves without BigInt. */
-const TWO_TO_32 = 0x1_0000_0000;
 
 /** Options of the ixgbe driver on top of the common {@link DeviceOptions}. */
 export interface IxgbeOptions extends DeviceOptions {
@@ -156,11 +154,8 @@ class RxQueue {
   post(d: number, buf: PktBuf): void {
     const w = d * 4;
     const phys = buf.dataPhysAddr;
-    // `phys >>> 0` is the low 32 bits (ToUint32 is modulo 2^32), one
-    // instruction; `phys % 2 ** 32` on a double above 2^31 is a call to fmod.
-    // Measured: see docs/performance.md, change 1.
-    this.desc[w + RXD.PKT_ADDR_LO] = phys >>> 0;
-    this.desc[w + RXD.PKT_ADDR_HI] = Math.floor(phys / TWO_TO_32);
+    this.desc[w + RXD.PKT_ADDR_LO] = lo32(phys);
+    this.desc[w + RXD.PKT_ADDR_HI] = hi32(phys);
     // Header address 0 (one-buffer mode); this word becomes the status on
     // write-back, so zeroing it clears DD.
     this.desc[w + RXD.HDR_ADDR_LO] = 0;
@@ -356,8 +351,8 @@ export class IxgbeDevice implements IxyDevice {
       // a device that starts too early DMAs to an impossible address.
       desc.fill(0xffffffff);
       const phys = mem.physAddr(0);
-      regs.write32(IXGBE_RDBAL(i), phys % TWO_TO_32);
-      regs.write32(IXGBE_RDBAH(i), Math.floor(phys / TWO_TO_32));
+      regs.write32(IXGBE_RDBAL(i), lo32(phys));
+      regs.write32(IXGBE_RDBAH(i), hi32(phys));
       regs.write32(IXGBE_RDLEN(i), bytes);
       // Empty ring for now: head = tail = 0 (RDH/RDT, 8.2.3.8.4-5).
       regs.write32(IXGBE_RDH(i), 0);
@@ -401,8 +396,8 @@ export class IxgbeDevice implements IxyDevice {
       const desc = new Uint32Array(mem.buffer, 0, bytes / 4);
       desc.fill(0xffffffff);
       const phys = mem.physAddr(0);
-      regs.write32(IXGBE_TDBAL(i), phys % TWO_TO_32);
-      regs.write32(IXGBE_TDBAH(i), Math.floor(phys / TWO_TO_32));
+      regs.write32(IXGBE_TDBAL(i), lo32(phys));
+      regs.write32(IXGBE_TDBAH(i), hi32(phys));
       regs.write32(IXGBE_TDLEN(i), bytes);
       // Descriptor prefetch / host / write-back thresholds (TXDCTL, 8.2.3.9.10;
       // see 7.2.3.4.1 and 7.2.3.5): DPDK's 36 / 8 / 4, as ixy.
@@ -532,8 +527,8 @@ export class IxgbeDevice implements IxyDevice {
       }
       const w = q.txIndex * 4;
       const phys = buf.dataPhysAddr;
-      desc[w + TXD.BUFFER_ADDR_LO] = phys >>> 0; // low half without fmod (see RxQueue.post)
-      desc[w + TXD.BUFFER_ADDR_HI] = Math.floor(phys / TWO_TO_32);
+      desc[w + TXD.BUFFER_ADDR_LO] = lo32(phys);
+      desc[w + TXD.BUFFER_ADDR_HI] = hi32(phys);
       // One buffer = the whole frame: EOP; RS for a DD write-back; IFCS so
       // the device appends the CRC; DEXT + DTYP_DATA = advanced data descriptor.
       desc[w + TXD.CMD_TYPE_LEN] = IXGBE_ADVTXD.DCMD_EOP | IXGBE_ADVTXD.DCMD_RS |
@@ -601,8 +596,8 @@ export class IxgbeDevice implements IxyDevice {
     const rxPackets = r.read32(IXGBE_GPRC);
     const txPackets = r.read32(IXGBE_GPTC);
     // Low half first: 8.2.3.23.27 — the pair is 36 bits wide.
-    const rxBytes = r.read32(IXGBE_GORCL) + r.read32(IXGBE_GORCH) * TWO_TO_32;
-    const txBytes = r.read32(IXGBE_GOTCL) + r.read32(IXGBE_GOTCH) * TWO_TO_32;
+    const rxBytes = r.read32(IXGBE_GORCL) + r.read32(IXGBE_GORCH) * 2 ** 32;
+    const txBytes = r.read32(IXGBE_GOTCL) + r.read32(IXGBE_GOTCH) * 2 ** 32;
     let rxMissed = 0;
     for (let i = 0; i < 8; i++) rxMissed += r.read32(IXGBE_MPC(i));
     for (let i = 0; i < Math.min(16, this.numRxQueues); i++) rxMissed += r.read32(IXGBE_QPRDC(i));

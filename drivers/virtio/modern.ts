@@ -19,6 +19,7 @@
  */
 
 import { IxyError } from "../../src/error.ts";
+import { hi32, lo32 } from "../../src/memory.ts";
 import {
   PCI_CAP_ID_VNDR,
   VIRTIO_PCI_CAP,
@@ -330,8 +331,8 @@ export class VirtioModernTransport implements VirtioTransport {
   /** A 64-bit field as two 32-bit writes, low half first (section 4.1.3.1 allows it). */
   #write64(offset: number, value: number): void {
     const regs = this.#common.regs;
-    regs.write32(offset, value >>> 0);
-    regs.write32(offset + 4, Math.floor(value / 0x1_0000_0000));
+    regs.write32(offset, lo32(value));
+    regs.write32(offset + 4, hi32(value));
   }
 
   #deviceWindow(offset: number, size: number): Window {
