@@ -129,7 +129,17 @@ export function takeRxQueue0(
   r.write32(C.IXGBE_RXDCTL(0), r.read32(C.IXGBE_RXDCTL(0)) | C.IXGBE_RXDCTL_ENABLE);
   waitForFlags32(r, C.IXGBE_RXDCTL(0), C.IXGBE_RXDCTL_ENABLE, true, { what: "RX queue 0 on" });
   r.write32(C.IXGBE_RDT(0), size - 1);
-  return { regs: options.regs, queueId: 0, desc, size, pool, bufs, index: 0 };
+  return {
+    regs: options.regs,
+    queueId: 0,
+    desc,
+    size,
+    pool,
+    bufs,
+    index: 0,
+    discarding: false,
+    errors: 0,
+  };
 }
 
 /**

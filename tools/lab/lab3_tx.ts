@@ -28,7 +28,7 @@ const RING = 64;
 export const lab3: Lab = {
   number: 3,
   title: "TX: txBatch over the 82599 transmit ring",
-  reference: "tools/lab/solutions/lab3_tx.ts",
+  reference: "drivers/ixgbe/tx.ts",
   functions: ["txBatch"],
   async run(impl, list) {
     const txBatch = impl.txBatch as TxBatchFn;
