@@ -84,8 +84,6 @@ export {
   HugepageMemory,
   type HugepageOptions,
   lo32,
-  SimulatedDmaAllocator,
-  type SimulatedDmaOptions,
 } from "./src/memory.ts";
 export {
   parsePciAddress,
