@@ -114,6 +114,12 @@ const RX_POOL_FACTOR = 4;
 const TX_CLEAN_BATCH = 32;
 /** The CRC the 82599 counts in GORC/GOTC (8.2.3.23) but strips / appends for us. */
 const CRC_BYTES = 4;
+/**
+ * Status bits of a receive write-back (7.1.6.2) that decide whether we take a
+ * frame: EOP must be set and RXE (extended error bit 29, "MAC error": CRC,
+ * length, symbol) clear.
+ */
+const RX_DROP_STATUS = IXGBE_RXDADV_STAT.EOP | IXGBE_RXDADV_STAT.RXE;
 /** 2^32: splits a 64-bit physical address into two u32 halves without BigInt. */
 const TWO_TO_32 = 0x1_0000_0000;
 
@@ -472,7 +478,9 @@ export class IxgbeDevice implements IxyDevice {
     let n = 0;
     while (n < count) {
       const w = index * 4;
-      // Volatile read: the device writes this word last (7.1.6.2).
+      // Volatile read: the device writes this word last (7.1.6.2). The
+      // length below is read after it (load→load: src/mmio.ts, "Memory
+      // ordering": x86 keeps loads in order, the JIT keeps them after this).
       const status = Atomics.load(desc, w + RXD.WB_STATUS_ERROR);
       if ((status & IXGBE_RXDADV_STAT.DD) === 0) break;
       const fresh = q.pool.alloc();
@@ -483,8 +491,17 @@ export class IxgbeDevice implements IxyDevice {
       last = index;
       index = (index + 1) & mask;
       const eop = (status & IXGBE_RXDADV_STAT.EOP) !== 0;
-      if (q.discarding || !eop || length === 0 || length > buf.data.length) {
-        // Drop: the tail of a multi-descriptor frame, its head, or a bad length.
+      // Everything below comes from the device, so it is checked before use:
+      // EOP (one buffer per frame), RXE (a MAC error, 7.1.6.2 extended error
+      // field), the length (16 bits, never more than the buffer). The buffer
+      // itself is ours (q.bufs), never an address read from the descriptor.
+      // Together one AND and two compares a packet: see docs/performance.md.
+      if (
+        q.discarding || (status & RX_DROP_STATUS) !== IXGBE_RXDADV_STAT.EOP || length === 0 ||
+        length > buf.data.length
+      ) {
+        // Drop: the tail of a multi-descriptor frame, its head, a frame with
+        // a MAC error, or a bad length.
         if (!q.discarding) this.#rxErrors++;
         q.discarding = !eop;
         q.pool.free(buf);
@@ -520,12 +537,13 @@ export class IxgbeDevice implements IxyDevice {
       if (next === q.cleanIndex) break; // ring full
       const buf = bufs[n];
       const size = buf.size;
-      if (size < 1 || size > buf.data.length) {
-        throw new IxyError(
-          `${this.pciAddress}: cannot send a ${size}-byte packet: sizes are 1..${buf.data.length}. ` +
-            `Set buf.size before txBatch.`,
-        );
-      }
+      // A size the device cannot send (0, or beyond the buffer — a length
+      // field of garbage would make it read someone else's memory): stop
+      // here, before this descriptor is written. bufs[n..count) stay the
+      // caller's (src/device.ts, IxyDevice.txBatch). No exception: it would
+      // leave descriptors written but not handed over with TDT, and the next
+      // call would send them after the caller freed their buffers.
+      if (size < 1 || size > buf.data.length) break;
       const w = q.txIndex * 4;
       const phys = buf.dataPhysAddr;
       desc[w + TXD.BUFFER_ADDR_LO] = phys >>> 0; // low half without fmod (see RxQueue.post)
@@ -540,6 +558,8 @@ export class IxgbeDevice implements IxyDevice {
       q.txIndex = next;
       n++;
     }
+    // The descriptor writes above reach memory before the device sees the
+    // new tail (store→store: write32 is an Atomics.store, src/mmio.ts).
     if (n > 0) this.#regs.write32(IXGBE_TDT(queueId), q.txIndex);
     return n;
   }
