@@ -397,6 +397,8 @@ export class VirtioDevice implements IxyDevice {
       this.#deviceErrors++;
       return 0;
     }
+    const ringSize = vq.size;
+    const epoch = vq.epoch; // publications happen only after the loop
     let n = 0;
     while (n < count && vq.lastUsedIdx !== usedIdx) {
       const slot = vq.lastUsedIdx & mask;
@@ -410,8 +412,8 @@ export class VirtioDevice implements IxyDevice {
       // device holds (Virtqueue.deviceOwns: not one it returned already, not
       // one we re-posted in this very batch). Otherwise the entry is a lie:
       // count it, skip it, leave every buffer where it is.
-      const owns = id < vq.size ? vq.deviceOwns[id] : 0;
-      if (owns === 0 || owns === vq.epoch) {
+      const owns = id < ringSize ? vq.deviceOwns[id] : 0;
+      if (owns === 0 || owns === epoch) {
         this.#deviceErrors++;
         vq.lastUsedIdx = (vq.lastUsedIdx + 1) & 0xffff;
         continue;
@@ -503,8 +505,7 @@ export class VirtioDevice implements IxyDevice {
         continue;
       }
       buf.pool.free(buf);
-      vq.bufs[id] = undefined;
-      vq.deviceOwns[id] = 0;
+      vq.bufs[id] = undefined; // (deviceOwns is not used for this queue: bufs tells)
       vq.releaseDescriptor(id);
     }
   }
