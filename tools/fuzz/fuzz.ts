@@ -61,7 +61,9 @@ export interface FuzzOptions {
 
 /** What a run did; {@link problems} is empty when the driver passed. */
 export interface FuzzReport {
+  /** The driver fuzzed. */
   driver: "ixgbe" | "virtio";
+  /** The seed (replay with the same one). */
   seed: number;
   /** Receive write-backs made (good and bad frames). */
   packets: number;

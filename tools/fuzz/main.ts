@@ -16,7 +16,8 @@ import { IxyError, runTool } from "../../src/error.ts";
 import { intOption } from "../lib/cli.ts";
 import { type FuzzReport, runFuzz } from "./fuzz.ts";
 
-const HELP = `Usage: deno task fuzz [--driver ixgbe|virtio] [--seed N] [--packets N]
+const HELP =
+  `Usage: deno task fuzz [--driver ixgbe|virtio] [--seed N] [--packets N] [--fault-every N]
 
 Drives ixgbe's and virtio's rxBatch/txBatch against a device that lies: bad
 lengths, status bits, used-ring ids, descriptor order, index jumps, plus bad
