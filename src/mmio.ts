@@ -41,7 +41,7 @@
  * |-------------------------------------------------------------------------------|-------------|---------------------------------------------|
  * | descriptor words, then virtio avail.idx (virtio 1.1, 2.6.13.3)                | store→store | `Atomics.store` of avail.idx (xchg); TSO     |
  * | descriptor words, then ixgbe RDT/TDT (82599 7.1.9, 7.2.3.3)                   | store→store | `write32` = `Atomics.store` (xchg, UC); TSO  |
- * | virtio avail.idx, then reading used.flags to decide on a notify (2.6.13.6)    | store→load  | the xchg of avail.idx: TSO alone lets a load pass an older store, a locked instruction does not |
+ * | virtio avail.idx, then reading used.flags to decide on a notify (2.6.13.4)    | store→load  | the xchg of avail.idx: TSO alone lets a load pass an older store, a locked instruction does not |
  * | avail.idx, then the notify (I/O port `out` or MMIO store)                     | store→store | TSO; `out` is serialising                    |
  * | virtio used.idx, then the used ring entries it covers (2.6.14)                | load→load   | `Atomics.load` of used.idx; TSO              |
  * | ixgbe write-back status (DD), then length and the other fields (7.1.6.2)      | load→load   | `Atomics.load` of the status word; TSO       |

@@ -497,8 +497,8 @@ export class VirtioDevice implements IxyDevice {
       vq.lastUsedIdx = (vq.lastUsedIdx + 1) & 0xffff;
       // As in rxBatch: an id out of range, or of a descriptor not in flight
       // (bufs[id] is set while the device holds it), is counted and skipped.
-      // The used len of a transmit entry is not read (section 2.6.8.2 lets
-      // the device write 0 for buffers it only read).
+      // The used len of a transmit entry is not read (section 2.6.8: it
+      // counts bytes the device wrote, 0 for a buffer it only read).
       const buf = id < vq.size ? vq.bufs[id] : undefined;
       if (buf === undefined) {
         this.#deviceErrors++;

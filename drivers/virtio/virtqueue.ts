@@ -65,11 +65,12 @@ export class Virtqueue {
   readonly bufs: (PktBuf | undefined)[];
   /**
    * Which descriptors the device holds, for checking its used-ring entries:
-   * 0 = not the device's; otherwise the {@link epoch} of the publication that
-   * hands it over ({@link pushAvailable} stamps it, the driver zeroes it when
-   * the device returns it). A used entry may name descriptor `id` only if
-   * `deviceOwns[id]` is neither 0 (a duplicate, or never given) nor
-   * {@link epoch} (pushed but not yet published: the device cannot know it).
+   * 0 = never made available; otherwise the {@link epoch} of the publication
+   * that handed it over ({@link pushAvailable} stamps it; the receive path
+   * re-stamps a descriptor as it re-posts it). A used entry may name
+   * descriptor `id` only if `deviceOwns[id]` is neither 0 (never given) nor
+   * {@link epoch} (returned already and re-posted, not yet published: a
+   * duplicate). The transmit path tells by `bufs[id]` instead.
    */
   readonly deviceOwns: Uint32Array;
   /**
@@ -163,7 +164,7 @@ export class Virtqueue {
    *   does not move plain stores past `Atomics.store`, and x86 keeps stores
    *   in order;
    * - after it, the driver reads used.flags to decide whether to notify
-   *   (section 2.6.13.6; store→load, the one reordering x86 allows): V8's
+   *   (section 2.6.13.4; store→load, the one reordering x86 allows): V8's
    *   `Atomics.store` is an `xchg`, a full fence, so that read cannot be
    *   satisfied before the device can see the new index.
    */
