@@ -33,15 +33,35 @@ export interface IxyDevice {
   /**
    * Receives up to `count` packets from queue `queueId` into `bufs[0..n)` and
    * returns n. The caller owns the returned buffers and must free them (or
-   * pass them to `txBatch`).
+   * pass them to `txBatch`). Each has a size of 1..`data.length`.
+   *
+   * Nothing the device writes makes it throw: a write-back no correct device
+   * makes (a length outside the buffer, a frame over several descriptors, a
+   * used-ring entry naming a descriptor the device does not hold, a used
+   * index more than a ring away) is dropped and counted in
+   * {@link DeviceStats} `rxErrors` / `deviceErrors`, and its buffer stays
+   * the driver's. It throws only for a queue that does not exist.
    */
   rxBatch(queueId: number, bufs: PktBuf[], count: number): number;
 
   /**
-   * Queues `bufs[0..count)` for sending on queue `queueId`; returns how many
-   * were taken (fewer when the ring is full). Taken buffers belong to the
-   * driver, which frees them once the device has sent them; the caller keeps
-   * (and must free or retry) the rest.
+   * Queues `bufs[0..count)` for sending on queue `queueId`; returns n, how
+   * many were taken: `bufs[0..n)`, always a prefix. Taken buffers belong to
+   * the driver, which frees them once the device has sent them; the caller
+   * keeps (and must free or retry) `bufs[n..count)`.
+   *
+   * n is smaller than `count` when the ring is full, or at the first buffer
+   * whose `size` is not 1..`data.length`: the batch stops there, before
+   * anything of that buffer reaches the ring, and everything before it is
+   * handed to the device. So a bad buffer never throws and never leaves
+   * half-written descriptors behind (which the next call would send after
+   * the caller freed their buffers). To tell the two cases apart, look at
+   * `bufs[n].size`; retrying a bad buffer returns 0 again. Stopping costs
+   * nothing extra on the hot path (the size is read anyway); checking the
+   * whole batch first would read every size twice (docs/performance.md,
+   * "A device that lies"). Like `rxBatch`, it throws only for a queue that
+   * does not exist; lies in the device's transmit write-backs are counted
+   * in `deviceErrors`.
    */
   txBatch(queueId: number, bufs: PktBuf[], count: number): number;
 

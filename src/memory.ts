@@ -176,6 +176,19 @@ export class HugepageAllocator implements DmaAllocator {
       for (let off = 0; off < bytes; off += HUGE_PAGE_SIZE) {
         pagePhys.push(this.#virtToPhys(virt + off));
       }
+      if (virt % HUGE_PAGE_SIZE !== 0) {
+        libc().munmap(p, BigInt(bytes));
+        throw new IxyError(
+          `Hugepage memory at 0x${virt.toString(16)} is not 2 MiB aligned: ${path} is not on ` +
+            `a 2 MiB hugetlbfs mount (pagesize=1G or 4K?). Mount one: ${SETUP_HINT}`,
+        );
+      }
+      try {
+        checkHugePageAlignment(pagePhys, `${bytes} bytes of hugepage memory`);
+      } catch (e) {
+        libc().munmap(p, BigInt(bytes));
+        throw e;
+      }
       const buffer = Deno.UnsafePointerView.getArrayBuffer(p, bytes);
       return new HugepageMemory(buffer, p, pagePhys);
     } finally {
@@ -191,14 +204,7 @@ export class HugepageAllocator implements DmaAllocator {
     if (Number(libc().pread(this.#pagemapFd, this.#entry, 8n, offset)) !== 8) {
       throw sysError("Cannot read /proc/self/pagemap");
     }
-    const pfn = this.#entry[0] & ((1n << 55n) - 1n);
-    if (pfn === 0n) {
-      throw new IxyError(
-        "Cannot translate virtual to physical addresses: /proc/self/pagemap shows no " +
-          "page frame numbers without CAP_SYS_ADMIN. Run as root (sudo).",
-      );
-    }
-    return Number(pfn) * PAGE_SIZE + (virt % PAGE_SIZE);
+    return pagemapToPhys(this.#entry[0], virt);
   }
 
   #shortage(what: string, bytes: number): IxyError {
@@ -209,6 +215,60 @@ export class HugepageAllocator implements DmaAllocator {
         `(HugePages_Free in /proc/meminfo). Add more: echo 512 > /proc/sys/vm/nr_hugepages`,
       { errno: err.errno },
     );
+  }
+}
+
+/** Bit 63 of a pagemap entry: the page is present in RAM (pagemap.rst). */
+const PAGEMAP_PRESENT = 1n << 63n;
+/** Bits 0-54 of a pagemap entry: the page frame number, if present. */
+const PAGEMAP_PFN_MASK = (1n << 55n) - 1n;
+
+/**
+ * The physical address of `virt` from its /proc/self/pagemap entry
+ * (Documentation/admin-guide/mm/pagemap.rst). Throws an {@link IxyError}
+ * instead of ever returning an address a NIC must not get:
+ *
+ * - bit 63 ("present") clear: the page is not in RAM (swapped out, or never
+ *   touched), and bits 0-54 are a swap location, not a frame;
+ * - frame number 0: what Linux shows a reader without CAP_SYS_ADMIN (since
+ *   4.0; the present bit stays set), and never a real DMA buffer.
+ */
+export function pagemapToPhys(entry: bigint, virt: number): number {
+  const where = `the page at 0x${virt.toString(16)}`;
+  if ((entry & PAGEMAP_PRESENT) === 0n) {
+    throw new IxyError(
+      `Cannot find the physical address of ${where}: /proc/self/pagemap says it is not ` +
+        `present in RAM (pagemap entry 0x${entry.toString(16)}). DMA memory must be locked ` +
+        `hugepages; report this with the output of: grep -i huge /proc/meminfo`,
+    );
+  }
+  const pfn = entry & PAGEMAP_PFN_MASK;
+  if (pfn === 0n) {
+    throw new IxyError(
+      `Cannot find the physical address of ${where}: /proc/self/pagemap shows page frame ` +
+        `number 0, which is what Linux shows without CAP_SYS_ADMIN. Run as root (sudo), or ` +
+        `bind the NIC to vfio-pci (deno task bind) to run without root through the IOMMU.`,
+    );
+  }
+  return Number(pfn) * PAGE_SIZE + (virt % PAGE_SIZE);
+}
+
+/**
+ * Throws unless every hugepage starts on a 2 MiB boundary of the device's
+ * address space: a mempool's buffers (whose size divides 2 MiB) and the
+ * rings then never cross a page, so each is physically contiguous.
+ */
+export function checkHugePageAlignment(pageAddrs: readonly number[], what: string): void {
+  for (let i = 0; i < pageAddrs.length; i++) {
+    const a = pageAddrs[i];
+    if (a % HUGE_PAGE_SIZE !== 0) {
+      throw new IxyError(
+        `DMA memory is not 2 MiB aligned: page ${i} of ${what} is at device address ` +
+          `0x${a.toString(16)}. Mempools and rings assume 2 MiB hugepages at 2 MiB ` +
+          `boundaries; use a 2 MiB hugetlbfs mount (default Hugepagesize: 2048 kB in ` +
+          `/proc/meminfo), or fix the DmaAllocator.`,
+      );
+    }
   }
 }
 

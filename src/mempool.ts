@@ -23,7 +23,7 @@
  */
 
 import type { DmaAllocator, DmaMemory } from "./memory.ts";
-import { hi32, HUGE_PAGE_SIZE, lo32 } from "./memory.ts";
+import { checkHugePageAlignment, hi32, HUGE_PAGE_SIZE, lo32 } from "./memory.ts";
 import { IxyError } from "./error.ts";
 
 /** Size of the buffer header, ixy's `sizeof(struct pkt_buf)`. */
@@ -155,6 +155,13 @@ export class Mempool {
       );
     }
     const memory = allocator.allocate(numEntries * entrySize);
+    // Buffers never cross a hugepage only if each page starts at a 2 MiB
+    // boundary of the device's address space: check, do not assume.
+    const pages: number[] = [];
+    for (let off = 0; off < numEntries * entrySize; off += HUGE_PAGE_SIZE) {
+      pages.push(memory.physAddr(off));
+    }
+    checkHugePageAlignment(pages, `a mempool of ${numEntries} × ${entrySize} bytes`);
     return new Mempool(memory, numEntries, entrySize);
   }
 

@@ -428,6 +428,11 @@ export const IXGBE_RXDADV_STAT = {
   DD: 0x01,
   /** End Of Packet: the last descriptor of a frame. */
   EOP: 0x02,
+  /**
+   * RXE, bit 29 of the write-back's status/error word (extended error field,
+   * 7.1.6.2): a MAC error (CRC, length, undersize, oversize, symbol).
+   */
+  RXE: 0x20000000,
 } as const;
 
 /** Type of {@link IXGBE_RXDADV_STAT}. */

@@ -18,6 +18,13 @@ import type { Mempool, PktBuf } from "../../src/mempool.ts";
 import { IXGBE_ADV_RX_DESC as RXD, IXGBE_RDT, IXGBE_RXDADV_STAT } from "./constants.ts";
 
 /**
+ * Status bits of a receive write-back (7.1.6.2) that decide whether we take a
+ * frame: EOP must be set and RXE (extended error bit 29, "MAC error": CRC,
+ * length, symbol) clear.
+ */
+const RX_DROP_STATUS = IXGBE_RXDADV_STAT.EOP | IXGBE_RXDADV_STAT.RXE;
+
+/**
  * One receive queue of an 82599 (the lab 4 contract, tools/lab/contract.ts).
  * At the start every descriptor points at a buffer of `pool` (read format),
  * `bufs[i]` is that buffer, and RDT = size - 1: the device may fill
@@ -91,9 +98,9 @@ export function post(q: RxRing, d: number, buf: PktBuf): void {
  * each returned buffer has `size` set and belongs to the caller.
  *
  * Descriptors the device wrote back wrongly — a frame spread over several
- * descriptors (no EOP; we configured one buffer per frame) or a length of 0
- * or beyond the buffer — are dropped (counted in `q.errors`); their buffers
- * go back to the pool.
+ * descriptors (no EOP; we configured one buffer per frame), a frame with a
+ * MAC error (RXE), or a length of 0 or beyond the buffer — are dropped
+ * (counted in `q.errors`), never thrown; their buffers go back to the pool.
  */
 export function rxBatch(q: RxRing, bufs: PktBuf[], count: number): number {
   const desc = q.desc;
@@ -103,7 +110,9 @@ export function rxBatch(q: RxRing, bufs: PktBuf[], count: number): number {
   let n = 0;
   while (n < count) {
     const w = index * 4;
-    // Volatile read: the device writes this word last (7.1.6.2).
+    // Volatile read: the device writes this word last (7.1.6.2). The
+    // length below is read after it (load→load: src/mmio.ts, "Memory
+    // ordering": x86 keeps loads in order, the JIT keeps them after this).
     const status = Atomics.load(desc, w + RXD.WB_STATUS_ERROR);
     if ((status & IXGBE_RXDADV_STAT.DD) === 0) break;
     const fresh = q.pool.alloc();
@@ -114,8 +123,17 @@ export function rxBatch(q: RxRing, bufs: PktBuf[], count: number): number {
     last = index;
     index = (index + 1) & mask;
     const eop = (status & IXGBE_RXDADV_STAT.EOP) !== 0;
-    if (q.discarding || !eop || length === 0 || length > buf.data.length) {
-      // Drop: the tail of a multi-descriptor frame, its head, or a bad length.
+    // Everything below comes from the device, so it is checked before use:
+    // EOP (one buffer per frame), RXE (a MAC error, 7.1.6.2 extended error
+    // field), the length (16 bits, never more than the buffer). The buffer
+    // itself is ours (q.bufs), never an address read from the descriptor.
+    // Together one AND and two compares a packet: see docs/performance.md.
+    if (
+      q.discarding || (status & RX_DROP_STATUS) !== IXGBE_RXDADV_STAT.EOP || length === 0 ||
+      length > buf.data.length
+    ) {
+      // Drop: the tail of a multi-descriptor frame, its head, a frame with
+      // a MAC error, or a bad length.
       if (!q.discarding) q.errors++;
       q.discarding = !eop;
       q.pool.free(buf);

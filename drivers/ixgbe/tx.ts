@@ -15,7 +15,6 @@
 import type { RegisterSpace } from "../../src/mmio.ts";
 import { hi32, lo32 } from "../../src/memory.ts";
 import type { PktBuf } from "../../src/mempool.ts";
-import { IxyError } from "../../src/error.ts";
 import { IXGBE_ADV_TX_DESC as TXD, IXGBE_ADVTXD, IXGBE_TDT } from "./constants.ts";
 
 /** TX descriptors are cleaned in batches of up to this many (ixy's TX_CLEAN_BATCH). */
@@ -87,8 +86,9 @@ export function cleanTx(q: TxRing, batch: number): void {
 }
 
 /**
- * Sends `bufs[0..count)` on `q`; returns how many it took (fewer when the
- * ring is full). First frees the buffers of descriptors the device has
+ * Sends `bufs[0..count)` on `q`; returns n, how many it took: `bufs[0..n)`
+ * (fewer when the ring is full, or up to the first buffer whose `size` is
+ * not 1..`data.length`: nothing of it is written, the caller keeps it). First frees the buffers of descriptors the device has
  * finished (checking DD on the last of each batch of 32, as ixy), then
  * writes one advanced data descriptor per packet (7.2.3.2.4) and moves the
  * tail once (TDT, 8.2.3.9.9). Taken buffers are freed once sent.
@@ -103,12 +103,13 @@ export function txBatch(q: TxRing, bufs: PktBuf[], count: number): number {
     if (next === q.cleanIndex) break; // full: TDT may never reach TDH
     const buf = bufs[n];
     const size = buf.size;
-    if (size < 1 || size > buf.data.length) {
-      throw new IxyError(
-        `TX queue ${q.queueId}: cannot send a ${size}-byte packet: sizes are ` +
-          `1..${buf.data.length}. Set buf.size before txBatch.`,
-      );
-    }
+    // A size the device cannot send (0, or beyond the buffer — a length
+    // field of garbage would make it read someone else's memory): stop
+    // here, before this descriptor is written. bufs[n..count) stay the
+    // caller's (src/device.ts, IxyDevice.txBatch). No exception: it would
+    // leave descriptors written but not handed over with TDT, and the next
+    // call would send them after the caller freed their buffers.
+    if (size < 1 || size > buf.data.length) break;
     const w = q.txIndex * 4;
     const phys = buf.dataPhysAddr;
     desc[w + TXD.BUFFER_ADDR_LO] = lo32(phys);
@@ -123,6 +124,8 @@ export function txBatch(q: TxRing, bufs: PktBuf[], count: number): number {
     q.txIndex = next;
     n++;
   }
+  // The descriptor writes above reach memory before the device sees the
+  // new tail (store→store: write32 is an Atomics.store, src/mmio.ts).
   if (n > 0) q.regs.write32(IXGBE_TDT(q.queueId), q.txIndex);
   return n;
 }

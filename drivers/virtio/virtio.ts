@@ -175,6 +175,7 @@ export class VirtioDevice implements IxyDevice {
   #txPackets = 0;
   #txBytes = 0;
   #rxErrors = 0;
+  #deviceErrors = 0;
 
   private constructor(transport: VirtioTransport, pci: PciFunction) {
     this.pciAddress = pci.address;
@@ -394,16 +395,40 @@ export class VirtioDevice implements IxyDevice {
     const hdrSize = this.#hdrSize;
     const mask = vq.size - 1;
     const usedIdx = vq.deviceUsedIdx();
+    if (((usedIdx - vq.lastUsedIdx) & 0xffff) > vq.size) {
+      // More entries than the ring has: the device's used.idx is garbage
+      // (section 2.6.8: it only ever moves forward by what was made
+      // available). Count it and take nothing; a device that keeps doing
+      // this needs a reset, not a driver that trusts it.
+      this.#deviceErrors++;
+      return 0;
+    }
+    const ringSize = vq.size;
+    const epoch = vq.epoch; // publications happen only after the loop
     let n = 0;
     while (n < count && vq.lastUsedIdx !== usedIdx) {
       const slot = vq.lastUsedIdx & mask;
+      // Ordering: the used.idx load above comes first (an Atomics.load), and
+      // x86 does not reorder loads with loads (x86-TSO), so these entry
+      // reads see what the device wrote before it published used.idx.
       const id = vq.usedRing[2 * slot];
       const len = vq.usedRing[2 * slot + 1];
+      // The id indexes our arrays, so it is checked first: in range (one
+      // unsigned compare: usedRing is a Uint32Array) and a descriptor the
+      // device holds (Virtqueue.deviceOwns: not one it returned already, not
+      // one we re-posted in this very batch). Otherwise the entry is a lie:
+      // count it, skip it, leave every buffer where it is.
+      const owns = id < ringSize ? vq.deviceOwns[id] : 0;
+      if (owns === 0 || owns === epoch) {
+        this.#deviceErrors++;
+        vq.lastUsedIdx = (vq.lastUsedIdx + 1) & 0xffff;
+        continue;
+      }
       const fresh = this.#rxPool.alloc();
       if (fresh === undefined) break; // app holds all buffers: retry next call
       const buf = vq.bufs[id]!;
       vq.lastUsedIdx = (vq.lastUsedIdx + 1) & 0xffff;
-      postRxBuffer(vq, id, fresh, hdrSize);
+      postRxBuffer(vq, id, fresh, hdrSize); // pushAvailable below stamps deviceOwns[id] anew
       vq.pushAvailable(id);
       const size = len - hdrSize;
       if (size <= 0 || size > buf.data.length) {
@@ -438,17 +463,23 @@ export class VirtioDevice implements IxyDevice {
     const hdrInHeadroom = PKT_BUF_HEADROOM - hdrSize;
     let n = 0;
     while (n < count && vq.freeDescriptors > 0) {
-      const buf = bufs[n++];
+      const buf = bufs[n];
+      const size = buf.size;
+      // A size the device cannot send (0, or beyond the buffer: it would
+      // read past it): stop here, nothing of this buffer written. The caller
+      // keeps bufs[n..count) (src/device.ts, IxyDevice.txBatch).
+      if (size < 1 || size > buf.data.length) break;
+      n++;
       // An all-zero virtio_net_hdr: no checksum offload, no segmentation.
       // A loop of 10 or 12 byte stores, not headroom.fill(0, 30): fill is a
       // builtin call that cost ~40 ns per packet (docs/performance.md, change 2).
       const h = buf.headroom;
       for (let i = hdrInHeadroom; i < PKT_BUF_HEADROOM; i++) h[i] = 0;
       const id = vq.takeDescriptor();
-      vq.setDescriptor(id, buf.physAddr + hdrOffset, buf.size + hdrSize, 0);
+      vq.setDescriptor(id, buf.physAddr + hdrOffset, size + hdrSize, 0);
       vq.bufs[id] = buf;
       vq.pushAvailable(id);
-      this.#txBytes += buf.size;
+      this.#txBytes += size;
     }
     if (n > 0) {
       vq.publishAvailable();
@@ -463,14 +494,32 @@ export class VirtioDevice implements IxyDevice {
     const vq = this.#tx;
     const mask = vq.size - 1;
     const usedIdx = vq.deviceUsedIdx();
+    if (((usedIdx - vq.lastUsedIdx) & 0xffff) > vq.size) {
+      this.#deviceErrors++; // a used.idx more than a ring ahead (or behind): see rxBatch
+      return;
+    }
     while (vq.lastUsedIdx !== usedIdx) {
       const id = vq.usedRing[2 * (vq.lastUsedIdx & mask)];
-      const buf = vq.bufs[id]!;
-      buf.pool.free(buf);
-      vq.bufs[id] = undefined;
-      vq.releaseDescriptor(id);
       vq.lastUsedIdx = (vq.lastUsedIdx + 1) & 0xffff;
+      // As in rxBatch: an id out of range, or of a descriptor not in flight
+      // (bufs[id] is set while the device holds it), is counted and skipped.
+      // The used len of a transmit entry is not read (section 2.6.8: it
+      // counts bytes the device wrote, 0 for a buffer it only read).
+      const buf = id < vq.size ? vq.bufs[id] : undefined;
+      if (buf === undefined) {
+        this.#deviceErrors++;
+        continue;
+      }
+      buf.pool.free(buf);
+      vq.bufs[id] = undefined; // (deviceOwns is not used for this queue: bufs tells)
+      vq.releaseDescriptor(id);
     }
+  }
+
+  /** The receive mempool (for tests and statistics); virtio has one RX queue, 0. */
+  rxMempool(queueId = 0): Mempool {
+    if (queueId !== 0) throw new IxyError(`Virtio has one RX queue; got queue ${queueId}.`);
+    return this.#rxPool;
   }
 
   /** Adds the software counters since the last call to `stats`. */
@@ -480,11 +529,13 @@ export class VirtioDevice implements IxyDevice {
     stats.txPackets += this.#txPackets;
     stats.txBytes += this.#txBytes;
     stats.rxErrors += this.#rxErrors;
+    stats.deviceErrors += this.#deviceErrors;
     this.#rxPackets =
       this.#rxBytes =
       this.#txPackets =
       this.#txBytes =
       this.#rxErrors =
+      this.#deviceErrors =
         0;
   }
 
