@@ -47,6 +47,14 @@ export interface AllocateOptions {
    * never cross a page boundary).
    */
   contiguous?: boolean;
+  /**
+   * The block will be carved into packet buffers of `entrySize` bytes, each
+   * starting with a `dataOffset`-byte software header (a mempool's). Real
+   * allocators ignore it; {@link SimulatedDmaAllocator} publishes it in
+   * `slabLayout`, so a device model can tell when the device would write
+   * past a buffer's data area into the next buffer's header.
+   */
+  packetBuffers?: { entrySize: number; dataOffset: number };
 }
 
 /** Where drivers get DMA memory from. */
@@ -252,6 +260,12 @@ export class SimulatedDmaAllocator implements DmaAllocator {
    * All zero without slabs.
    */
   readonly slabUse: Int32Array;
+  /**
+   * Per slab two words, entry size and data offset of the packet buffers
+   * allocated there ({@link AllocateOptions.packetBuffers}); 0, 0 for other
+   * memory. Shared like {@link slabUse}.
+   */
+  readonly slabLayout: Int32Array;
 
   /** Creates an allocator; see {@link SimulatedDmaOptions}. */
   constructor(options: SimulatedDmaOptions = {}) {
@@ -262,10 +276,13 @@ export class SimulatedDmaAllocator implements DmaAllocator {
       this.#next += slab.byteLength;
     }
     this.slabUse = new Int32Array(new SharedArrayBuffer(4 * Math.max(1, this.#slabs.length)));
+    this.slabLayout = new Int32Array(
+      new SharedArrayBuffer(8 * Math.max(1, this.#slabs.length)),
+    );
   }
 
   /** Allocates zeroed shared memory at the next free made-up address. */
-  allocate(size: number): DmaMemory {
+  allocate(size: number, options: AllocateOptions = {}): DmaMemory {
     const bytes = Math.ceil(size / HUGE_PAGE_SIZE) * HUGE_PAGE_SIZE;
     let block: { phys: number; size: number; buffer: SharedArrayBuffer };
     if (this.#slabs.length === 0) {
@@ -283,6 +300,8 @@ export class SimulatedDmaAllocator implements DmaAllocator {
         );
       }
       block = { phys: this.#slabPhys[i], size: bytes, buffer: this.#slabs[i] };
+      Atomics.store(this.slabLayout, 2 * i, options.packetBuffers?.entrySize ?? 0);
+      Atomics.store(this.slabLayout, 2 * i + 1, options.packetBuffers?.dataOffset ?? 0);
       Atomics.store(this.slabUse, i, bytes);
     }
     this.#blocks.push(block);

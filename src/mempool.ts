@@ -154,7 +154,9 @@ export class Mempool {
           `Use 2048.`,
       );
     }
-    const memory = allocator.allocate(numEntries * entrySize);
+    const memory = allocator.allocate(numEntries * entrySize, {
+      packetBuffers: { entrySize, dataOffset: PKT_BUF_HEADER },
+    });
     return new Mempool(memory, numEntries, entrySize);
   }
 
