@@ -223,3 +223,28 @@ Deno.test("SRRCTL.BSIZEPACKET fits the mempool's data area: a 2040-byte frame ar
     sim.stop();
   }
 });
+
+Deno.test("sim82599 flags a BSIZEPACKET larger than the receive buffer's data area", async () => {
+  const sim = await createSim82599({ ports: 2, wiring: "cable" });
+  try {
+    const [a, b] = sim.ports;
+    const devA = attach(a);
+    attach(b);
+    assert.deepEqual(sim.violations(), []);
+    // 4 KB buffers, but the driver's receive buffers have 4032 bytes of data.
+    const srrctl = b.regs.read32(IXGBE_SRRCTL(0));
+    b.regs.write32(
+      IXGBE_SRRCTL(0),
+      ((srrctl & ~IXGBE_SRRCTL_BITS.BSIZEPKT_MASK) | 4) >>> 0,
+    );
+    const pool = Mempool.create(a.dma, { numEntries: 64 });
+    send(sim, devA, pool, new FrameTemplate({ size: 60 }), 4);
+    const v = sim.violations();
+    assert.equal(v.length, 1, JSON.stringify(v));
+    assert.equal(v[0].register, "RX descriptor 0 of queue 0");
+    assert.equal(v[0].section, "8.2.3.8.7");
+    assert.match(v[0].message, /4032 bytes left/);
+  } finally {
+    sim.stop();
+  }
+});
