@@ -154,7 +154,9 @@ export class Mempool {
           `Use 2048.`,
       );
     }
-    const memory = allocator.allocate(numEntries * entrySize);
+    const memory = allocator.allocate(numEntries * entrySize, {
+      packetBuffers: { entrySize, dataOffset: PKT_BUF_HEADER },
+    });
     // Buffers never cross a hugepage only if each page starts at a 2 MiB
     // boundary of the device's address space: check, do not assume.
     const pages: number[] = [];

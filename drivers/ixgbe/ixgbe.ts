@@ -30,7 +30,7 @@ import { type DmaAllocator, hi32, lo32 } from "../../src/memory.ts";
 import type { DeviceStats } from "../../src/stats.ts";
 import { Mempool, type PktBuf } from "../../src/mempool.ts";
 import { post, rxBatch, RxQueue } from "./rx.ts";
-import { cleanTx, txBatch, TxQueue } from "./tx.ts";
+import { allSent, cleanTx, freeAll, txBatch, TxQueue } from "./tx.ts";
 import { IxyError } from "../../src/error.ts";
 import {
   clearFlags32,
@@ -98,6 +98,7 @@ import {
   IXGBE_TDT,
   IXGBE_TXDCTL,
   IXGBE_TXDCTL_ENABLE,
+  IXGBE_TXDCTL_SWFLSH,
   IXGBE_TXDCTL_THRESH,
   IXGBE_TXPBSIZE,
   IXGBE_TXPBSIZE_40KB,
@@ -109,8 +110,29 @@ const DEFAULT_RING_SIZE = 512;
 const MAX_QUEUES = 64;
 /** Receive buffers per receive descriptor (the app may hold some while we refill). */
 const RX_POOL_FACTOR = 4;
+/**
+ * Bytes per receive buffer, header included. SRRCTL.BSIZEPACKET tells the
+ * device how much it may write into each buffer, in 1 KB units (8.2.3.8.7),
+ * so it must not exceed the buffer's data area (entry minus the 64-byte
+ * header). ixy's 2048-byte entries leave 1984 bytes: BSIZEPACKET 2 KB (its
+ * reset value, which ixy keeps) lets a frame of 1985-2048 bytes overwrite the
+ * next buffer's header, and 1 KB would split every full-size frame over two
+ * descriptors. 4096-byte entries leave 4032 bytes: 3 KB buffers, one frame
+ * per descriptor. It doubles the receive pool's memory (8 MiB per queue of
+ * 512 descriptors). DPDK sizes its mbufs so the data room is a whole 2 KB.
+ */
+const RX_ENTRY_SIZE = 4096;
 /** The CRC the 82599 counts in GORC/GOTC (8.2.3.23) but strips / appends for us. */
 const CRC_BYTES = 4;
+/**
+ * 8.2.3.1.1 (CTRL.RST): after setting it, wait about 1 ms before polling it
+ * or accessing any other register (Linux ixgbe waits 1-1.2 ms).
+ */
+const RESET_QUIET_US = 1000;
+/** How long close() waits for the transmit queues to drain. */
+const CLOSE_DRAIN_MS = 100;
+/** Statistics counters of QPRC/QBRC/QPRDC (8.2.3.23); RQSMR maps each queue to one. */
+const QUEUE_STAT_COUNTERS = 16;
 
 /** Options of the ixgbe driver on top of the common {@link DeviceOptions}. */
 export interface IxgbeOptions extends DeviceOptions {
@@ -206,12 +228,9 @@ export class IxgbeDevice implements IxyDevice {
     // 4.6.3.1 "Interrupts During Initialization": mask all interrupts first...
     this.#disableInterrupts();
     // 4.6.3.2 "Global Reset and General Configuration": a global reset
-    // (CTRL.RST, with CTRL.LRST for the link) resets the whole function. Both
-    // bits clear themselves when the reset is done; then wait 10 ms as ixy.
-    setFlags32(regs, IXGBE_CTRL, IXGBE_CTRL_RST_MASK);
-    waitForFlags32(regs, IXGBE_CTRL, IXGBE_CTRL_RST_MASK, false, {
-      what: `${this.pciAddress}: end of global reset (CTRL.RST)`,
-    });
+    // (CTRL.RST, with CTRL.LRST for the link) resets the whole function.
+    this.#globalReset("end of global reset (CTRL.RST)");
+    // Then wait 10 ms as ixy.
     sleepMicros(10_000);
     // ...and again after the reset, which unmasked them (4.6.3.1).
     this.#disableInterrupts();
@@ -251,6 +270,19 @@ export class IxgbeDevice implements IxyDevice {
     this.#waitForLink(linkTimeoutMs);
   }
 
+  /**
+   * Sets CTRL.RST | CTRL.LRST and waits until both clear themselves. The
+   * device must be left alone for ~1 ms first — not even CTRL may be read
+   * (8.2.3.1.1).
+   */
+  #globalReset(what: string): void {
+    setFlags32(this.#regs, IXGBE_CTRL, IXGBE_CTRL_RST_MASK);
+    sleepMicros(RESET_QUIET_US);
+    waitForFlags32(this.#regs, IXGBE_CTRL, IXGBE_CTRL_RST_MASK, false, {
+      what: `${this.pciAddress}: ${what}`,
+    });
+  }
+
   /** Masks every interrupt cause (EIMC, 8.2.3.5.4) and clears pending ones (EICR reads clear, 8.2.3.5.1). */
   #disableInterrupts(): void {
     this.#regs.write32(IXGBE_EIMC, IXGBE_IRQ_CLEAR_MASK);
@@ -274,15 +306,22 @@ export class IxgbeDevice implements IxyDevice {
     setFlags32(regs, IXGBE_FCTRL, IXGBE_FCTRL_BITS.BAM);
 
     for (let i = 0; i < this.numRxQueues; i++) {
-      // SRRCTL (8.2.3.8.7): advanced descriptors, one buffer per packet
-      // (BSIZEPACKET keeps its 2 KB reset value); DROP_EN drops a frame when
-      // this queue has no descriptor, instead of filling the shared packet
-      // buffer and stalling every queue (counted in QPRDC).
+      // ixy's pool size: enough for the ring and a batch held by the app.
+      const pool = Mempool.create(this.#dma, {
+        numEntries: this.#rxRingSize * RX_POOL_FACTOR,
+        entrySize: RX_ENTRY_SIZE,
+      });
+      // SRRCTL (8.2.3.8.7): advanced descriptors, one buffer per packet;
+      // BSIZEPACKET = the buffers' data area in whole KB (1..16), so the
+      // device never writes past it (see RX_ENTRY_SIZE); DROP_EN drops a
+      // frame when this queue has no descriptor, instead of filling the
+      // shared packet buffer and stalling every queue (counted in QPRDC).
+      const bsizeKb = Math.min(16, Math.floor(pool.buffers[0].data.length / 1024));
       const srrctl = regs.read32(IXGBE_SRRCTL(i));
       regs.write32(
         IXGBE_SRRCTL(i),
-        ((srrctl & ~IXGBE_SRRCTL_BITS.DESCTYPE_MASK) | IXGBE_SRRCTL_BITS.DESCTYPE_ADV_ONEBUF |
-          IXGBE_SRRCTL_BITS.DROP_EN) >>> 0,
+        ((srrctl & ~IXGBE_SRRCTL_BITS.DESCTYPE_MASK & ~IXGBE_SRRCTL_BITS.BSIZEPKT_MASK) |
+          IXGBE_SRRCTL_BITS.DESCTYPE_ADV_ONEBUF | IXGBE_SRRCTL_BITS.DROP_EN | bsizeKb) >>> 0,
       );
       // The descriptor ring (7.1.9): base (RDBAL/RDBAH, 8.2.3.8.1-2, 128-byte
       // aligned — a fresh DMA block is), length in bytes (RDLEN, 8.2.3.8.3).
@@ -299,8 +338,6 @@ export class IxgbeDevice implements IxyDevice {
       // Empty ring for now: head = tail = 0 (RDH/RDT, 8.2.3.8.4-5).
       regs.write32(IXGBE_RDH(i), 0);
       regs.write32(IXGBE_RDT(i), 0);
-      // ixy's pool size: enough for the ring and a batch held by the app.
-      const pool = Mempool.create(this.#dma, { numEntries: this.#rxRingSize * RX_POOL_FACTOR });
       this.#rx.push(new RxQueue(regs, i, desc, this.#rxRingSize, pool));
     }
 
@@ -350,8 +387,9 @@ export class IxgbeDevice implements IxyDevice {
       regs.write32(IXGBE_TXDCTL(i), txdctl >>> 0);
       this.#tx.push(new TxQueue(regs, i, desc, this.#txRingSize));
     }
-    // Last step: transmit DMA on (DMATXCTL.TE, 8.2.3.9.2).
-    regs.write32(IXGBE_DMATXCTL, IXGBE_DMATXCTL_TE);
+    // Last step: transmit DMA on (DMATXCTL.TE, 8.2.3.9.2), read-modify-write:
+    // bits 31:16 hold the VLAN EtherType 0x8100, which must stay.
+    setFlags32(regs, IXGBE_DMATXCTL, IXGBE_DMATXCTL_TE);
   }
 
   /**
@@ -415,18 +453,32 @@ export class IxgbeDevice implements IxyDevice {
 
   /**
    * Adds the device's counters (8.2.3.23, all clear on read) to `stats`.
-   * GORC/GOTC count the 4-byte CRC of each frame; we subtract it, so the byte
-   * counts match the frames the application sent and received. `rxMissed`
-   * sums MPC (packet buffer full) and QPRDC (no free descriptor with
-   * SRRCTL.DROP_EN) of our queues; `rxErrors` are the frames we dropped.
+   *
+   * - `rxPackets` = GPRC - MPC: an erratum makes GPRC count the frames
+   *   missed for a full packet buffer too (DPDK's ixgbe_ethdev.c cites it;
+   *   Linux's ixgbe_update_stats subtracts MPC as we do).
+   * - `rxBytes` = GORC - 4 per frame. GORC counts from the destination
+   *   address through the CRC (8.2.3.23.27), also when HLREG0.RXCRCSTRP
+   *   strips the CRC before the frame reaches us — we strip it, so we
+   *   subtract it. (DPDK subtracts it only when stripping is off: it found
+   *   the byte count without the CRC when stripping is on, unlike the
+   *   datasheet's text. Without a card we follow the datasheet; if DPDK is
+   *   right about the silicon, rxBytes is 4 bytes per frame low.)
+   * - `txBytes` = GOTC - 4 per frame (GOTC includes the CRC we have appended).
+   * - `rxMissed` = MPC (packet buffer full) + QPRDC (no free descriptor with
+   *   SRRCTL.DROP_EN) of all 16 statistics counters: QPRDC[n] counts the
+   *   queues RQSMR maps to counter n, so every queue is counted however it
+   *   is mapped.
+   * - `rxErrors` are the frames we dropped as malformed.
    */
   readStats(stats: DeviceStats): void {
     const c = this.#readCounters();
-    stats.rxPackets += c.rxPackets;
+    const rxPackets = c.rxPackets - c.missedNoBuffer;
+    stats.rxPackets += rxPackets;
     stats.txPackets += c.txPackets;
-    stats.rxBytes += c.rxBytes - CRC_BYTES * c.rxPackets;
+    stats.rxBytes += c.rxBytes - CRC_BYTES * rxPackets;
     stats.txBytes += c.txBytes - CRC_BYTES * c.txPackets;
-    stats.rxMissed += c.rxMissed;
+    stats.rxMissed += c.missedNoBuffer + c.missedNoDescriptor;
     for (const q of this.#rx) {
       stats.rxErrors += q.errors;
       q.errors = 0;
@@ -439,7 +491,8 @@ export class IxgbeDevice implements IxyDevice {
     txPackets: number;
     rxBytes: number;
     txBytes: number;
-    rxMissed: number;
+    missedNoBuffer: number;
+    missedNoDescriptor: number;
   } {
     const r = this.#regs;
     const rxPackets = r.read32(IXGBE_GPRC);
@@ -447,10 +500,11 @@ export class IxgbeDevice implements IxyDevice {
     // Low half first: 8.2.3.23.27 — the pair is 36 bits wide.
     const rxBytes = r.read32(IXGBE_GORCL) + r.read32(IXGBE_GORCH) * 2 ** 32;
     const txBytes = r.read32(IXGBE_GOTCL) + r.read32(IXGBE_GOTCH) * 2 ** 32;
-    let rxMissed = 0;
-    for (let i = 0; i < 8; i++) rxMissed += r.read32(IXGBE_MPC(i));
-    for (let i = 0; i < Math.min(16, this.numRxQueues); i++) rxMissed += r.read32(IXGBE_QPRDC(i));
-    return { rxPackets, txPackets, rxBytes, txBytes, rxMissed };
+    let missedNoBuffer = 0;
+    for (let i = 0; i < 8; i++) missedNoBuffer += r.read32(IXGBE_MPC(i));
+    let missedNoDescriptor = 0;
+    for (let i = 0; i < QUEUE_STAT_COUNTERS; i++) missedNoDescriptor += r.read32(IXGBE_QPRDC(i));
+    return { rxPackets, txPackets, rxBytes, txBytes, missedNoBuffer, missedNoDescriptor };
   }
 
   /** Unicast and multicast promiscuous mode (FCTRL.UPE / MPE, 8.2.3.7.1). */
@@ -491,23 +545,32 @@ export class IxgbeDevice implements IxyDevice {
   }
 
   /**
-   * Waits up to 100 ms until the device has fetched every queued TX
-   * descriptor (TDH = TDT), frees the sent buffers, and resets the device
-   * (4.6.3.2), which stops all its DMA into our memory.
+   * Lets the transmit queues drain (up to 100 ms in all), resets the device
+   * (4.6.3.2), which stops all its DMA into our memory, and returns every
+   * transmit buffer to its mempool.
+   *
+   * Draining takes two waits. TDH = TDT only says the device has *fetched*
+   * every descriptor (7.2.3.3). With TXDCTL.WTHRESH = 4 it writes DD back in
+   * groups of four (7.2.3.5.1), so up to three processed descriptors can
+   * wait without DD; TXDCTL.SWFLSH (8.2.3.9.10) has them written back now.
+   * Then DD on the last descriptor says the device is done with them all.
    */
   close(): void {
-    const deadline = performance.now() + 100;
+    const regs = this.#regs;
+    const deadline = performance.now() + CLOSE_DRAIN_MS;
     for (let i = 0; i < this.numTxQueues; i++) {
       const q = this.#tx[i];
-      while (
-        this.#regs.read32(IXGBE_TDH(i)) !== q.txIndex && performance.now() < deadline
-      ) sleepMicros(100);
+      while (regs.read32(IXGBE_TDH(i)) !== q.txIndex && performance.now() < deadline) {
+        sleepMicros(100);
+      }
+      setFlags32(regs, IXGBE_TXDCTL(i), IXGBE_TXDCTL_SWFLSH);
+      while (!allSent(q) && performance.now() < deadline) sleepMicros(100);
       cleanTx(q, 1);
     }
-    setFlags32(this.#regs, IXGBE_CTRL, IXGBE_CTRL_RST_MASK);
-    waitForFlags32(this.#regs, IXGBE_CTRL, IXGBE_CTRL_RST_MASK, false, {
-      what: `${this.pciAddress}: end of reset on close (CTRL.RST)`,
-    });
+    this.#globalReset("end of reset on close (CTRL.RST)");
+    // The device no longer reads our memory: buffers it never finished (the
+    // wait timed out) are ours again.
+    for (const q of this.#tx) freeAll(q);
   }
 
   /** The receive mempool of queue `queueId` (for tests and statistics). */

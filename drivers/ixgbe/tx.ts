@@ -86,6 +86,34 @@ export function cleanTx(q: TxRing, batch: number): void {
 }
 
 /**
+ * True when the device has written DD back for the last descriptor queued
+ * (or nothing is queued): it has finished every descriptor before it too
+ * (7.2.3.3). With WTHRESH > 0 the last few may wait for a write-back until
+ * TXDCTL.SWFLSH asks for it (7.2.3.5.1, 8.2.3.9.10).
+ */
+export function allSent(q: TxRing): boolean {
+  if (q.cleanIndex === q.txIndex) return true;
+  const last = (q.txIndex - 1) & (q.size - 1);
+  // Volatile read: the device writes DD back (7.2.3.5.1).
+  return (Atomics.load(q.desc, last * 4 + TXD.WB_STATUS) & IXGBE_ADVTXD.STAT_DD) !== 0;
+}
+
+/**
+ * Frees the buffer of every descriptor from `cleanIndex` up to `txIndex`,
+ * sent or not, and empties the ring. Only for after a reset has stopped the
+ * device's DMA (`IxgbeDevice.close`): then no descriptor is the device's.
+ */
+export function freeAll(q: TxRing): void {
+  const mask = q.size - 1;
+  for (let i = q.cleanIndex; i !== q.txIndex; i = (i + 1) & mask) {
+    const buf = q.bufs[i]!;
+    q.bufs[i] = undefined;
+    buf.pool.free(buf);
+  }
+  q.cleanIndex = q.txIndex;
+}
+
+/**
  * Sends `bufs[0..count)` on `q`; returns n, how many it took: `bufs[0..n)`
  * (fewer when the ring is full, or up to the first buffer whose `size` is
  * not 1..`data.length`: nothing of it is written, the caller keeps it). First frees the buffers of descriptors the device has

@@ -109,7 +109,9 @@ export function takeRxQueue0(
   const bytes = size * C.IXGBE_DESC_SIZE;
   const mem = port.dma.allocate(bytes);
   const desc = new Uint32Array(mem.buffer, 0, bytes / 4);
-  const pool = Mempool.create(port.dma, { numEntries: size * 4 });
+  // The driver's receive buffers: SRRCTL(0).BSIZEPACKET (8.2.3.8.7) stays as
+  // the driver set it for them, so the data area must be as large.
+  const pool = Mempool.create(port.dma, { numEntries: size * 4, entrySize: 4096 });
   const bufs: (PktBuf | undefined)[] = [];
   for (let d = 0; d < size; d++) {
     const buf = pool.alloc()!;

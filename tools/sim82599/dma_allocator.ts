@@ -7,7 +7,12 @@
  * @module
  */
 
-import { type DmaAllocator, type DmaMemory, HUGE_PAGE_SIZE } from "../../src/memory.ts";
+import {
+  type AllocateOptions,
+  type DmaAllocator,
+  type DmaMemory,
+  HUGE_PAGE_SIZE,
+} from "../../src/memory.ts";
 import { IxyError } from "../../src/error.ts";
 
 /** Options for {@link SimulatedDmaAllocator}. */
@@ -46,6 +51,12 @@ export class SimulatedDmaAllocator implements DmaAllocator {
    * All zero without slabs.
    */
   readonly slabUse: Int32Array;
+  /**
+   * Per slab two words, entry size and data offset of the packet buffers
+   * allocated there ({@link AllocateOptions.packetBuffers}); 0, 0 for other
+   * memory. Shared like {@link slabUse}.
+   */
+  readonly slabLayout: Int32Array;
 
   /** Creates an allocator; see {@link SimulatedDmaOptions}. */
   constructor(options: SimulatedDmaOptions = {}) {
@@ -56,10 +67,13 @@ export class SimulatedDmaAllocator implements DmaAllocator {
       this.#next += slab.byteLength;
     }
     this.slabUse = new Int32Array(new SharedArrayBuffer(4 * Math.max(1, this.#slabs.length)));
+    this.slabLayout = new Int32Array(
+      new SharedArrayBuffer(8 * Math.max(1, this.#slabs.length)),
+    );
   }
 
   /** Allocates zeroed shared memory at the next free made-up address. */
-  allocate(size: number): DmaMemory {
+  allocate(size: number, options: AllocateOptions = {}): DmaMemory {
     const bytes = Math.ceil(size / HUGE_PAGE_SIZE) * HUGE_PAGE_SIZE;
     let block: { phys: number; size: number; buffer: SharedArrayBuffer };
     if (this.#slabs.length === 0) {
@@ -77,6 +91,8 @@ export class SimulatedDmaAllocator implements DmaAllocator {
         );
       }
       block = { phys: this.#slabPhys[i], size: bytes, buffer: this.#slabs[i] };
+      Atomics.store(this.slabLayout, 2 * i, options.packetBuffers?.entrySize ?? 0);
+      Atomics.store(this.slabLayout, 2 * i + 1, options.packetBuffers?.dataOffset ?? 0);
       Atomics.store(this.slabUse, i, bytes);
     }
     this.#blocks.push(block);

@@ -189,6 +189,7 @@ export async function createSim82599(options: Sim82599Options = {}): Promise<Sim
         log,
         slabs,
         slabUse: dma.slabUse.buffer as SharedArrayBuffer,
+        slabLayout: dma.slabLayout.buffer as SharedArrayBuffer,
         dmaBase,
         slabSize,
         linkDelayMs: options.linkDelayMs ?? 5,
