@@ -28,6 +28,7 @@ import {
   versionAtLeast,
 } from "../../tools/vm/qemu_version.ts";
 import { VmError } from "../../tools/vm/errors.ts";
+import { runInVm } from "../../tools/vm/run_vm.ts";
 
 /** A fresh Debian 12 machine, as root: apt, no backports source yet. */
 const FRESH_BOOKWORM: HostFacts = {
@@ -322,6 +323,11 @@ Deno.test("requireQemu with IXY_VM_QEMU naming an old QEMU fails with one clear 
     });
     const ok = await requireQemu({ min: "7.0", why: "virtio" });
     assert.deepEqual(ok, { path: fake, version: "7.2.19" });
+    // runInVm asks before it starts QEMU: an igb on this QEMU fails up front.
+    await assert.rejects(
+      runInVm("true", { extraDevices: ["igb,addr=0x0d,romfile="], timeoutSeconds: 30 }),
+      (e: unknown) => e instanceof VmError && /-device igb needs QEMU 8\.0/.test(e.message),
+    );
   } finally {
     if (before === undefined) Deno.env.delete("IXY_VM_QEMU");
     else Deno.env.set("IXY_VM_QEMU", before);
