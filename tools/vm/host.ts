@@ -412,9 +412,11 @@ function lookUpTools(): LookUp {
     modprobe: need(findExecutable("modprobe"), "modprobe", "kmod"),
     depmod: need(findExecutable("depmod"), "depmod", "kmod"),
   };
-  return missingPrograms.length === 0
-    ? { tools, missingPrograms, missingPackages }
-    : { missingPrograms, missingPackages };
+  if (missingPrograms.length === 0) return { tools, missingPrograms, missingPackages };
+  // Not needed, but worth taking along when apt runs anyway: without xz the
+  // kernel is not unpacked once (vmlinux.ts) and every boot is ~2 s slower.
+  if (!findExecutable("xz")) missingPackages.push("xz-utils");
+  return { missingPrograms, missingPackages };
 }
 
 /**
