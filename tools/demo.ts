@@ -19,7 +19,8 @@
 
 import { parseArgs } from "node:util";
 import { runInVm, vmNicAddress } from "./vm/mod.ts";
-import { IxyError, runTool } from "../src/error.ts";
+import { IxyError } from "../src/error.ts";
+import { runApp } from "./lib/app.ts";
 import { intOption } from "./lib/cli.ts";
 import { runSimDemo } from "./sim82599/demo.ts";
 
@@ -114,4 +115,4 @@ async function main(): Promise<void> {
   console.log("demo: frames sent by ixy.ts arrived at the Linux kernel's driver.");
 }
 
-if (import.meta.main) runTool(main);
+if (import.meta.main) runApp(main);
