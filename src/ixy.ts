@@ -39,6 +39,13 @@ import {
 import { VIRTIO_F } from "../drivers/virtio/constants.ts";
 import { IXGBE_DEVICE_IDS, IXGBE_VENDOR_ID } from "../drivers/ixgbe/constants.ts";
 import { IxgbeDevice } from "../drivers/ixgbe/ixgbe.ts";
+import { E1000_DEVICE_IDS, E1000_VENDOR_ID } from "../drivers/e1000/constants.ts";
+import { E1000Device } from "../drivers/e1000/e1000.ts";
+
+/** True for the Intel 8254x NICs drivers/e1000 drives (8086:100e, 8086:100f). */
+function isE1000(pci: PciDevice): boolean {
+  return pci.vendorId === E1000_VENDOR_ID && E1000_DEVICE_IDS.includes(pci.deviceId);
+}
 
 /** Options for {@link ixyInit}. */
 export interface IxyInitOptions extends DeviceOptions {
@@ -219,6 +226,8 @@ function initVfio(pci: PciDevice, options: IxyInitOptions): IxyDevice {
   }
   vfio.enableBusMastering();
   const name = pci.address;
+  // e1000: BAR0 mmap'ed through VFIO; no interrupts (INTx only, see drivers/e1000/e1000.ts).
+  if (isE1000(pci)) return E1000Device.attach(vfio.mapBar(0), dma, { ...options, name });
   // Interrupts: VFIO_DEVICE_SET_IRQS enables MSI-X, one eventfd per RX queue (src/interrupts.ts).
   const vectors = options.interrupts ? vfio.enableMsix(options.rxQueues ?? 1) : undefined;
   if (plan) {
@@ -249,6 +258,7 @@ function pickDriver(pci: PciDevice): DriverInit {
   if (pci.vendorId === IXGBE_VENDOR_ID && IXGBE_DEVICE_IDS.includes(pci.deviceId)) {
     return IxgbeDevice.init;
   }
+  if (isE1000(pci)) return E1000Device.init;
   if (pci.vendorId === VIRTIO_PCI_VENDOR_ID) {
     if (
       pci.deviceId === VIRTIO_PCI_DEVICE_NET_LEGACY || pci.deviceId === VIRTIO_PCI_DEVICE_NET_MODERN
@@ -257,8 +267,9 @@ function pickDriver(pci: PciDevice): DriverInit {
     }
   }
   throw new IxyError(
-    `${pci.address} (${pci.ids}) is not supported: ixy.ts drives virtio-net (1af4:1000, 1af4:1041) and ` +
-      `Intel 82599-family NICs (8086:10fb and relatives). ` +
+    `${pci.address} (${pci.ids}) is not supported: ixy.ts drives virtio-net (1af4:1000, 1af4:1041), ` +
+      `Intel 82599-family NICs (8086:10fb and relatives) and Intel 82540EM / 82545EM ` +
+      `(e1000: 8086:100e, 8086:100f). ` +
       `Check the IDs with: lspci -nn -s ${pci.address}`,
   );
 }
