@@ -1,9 +1,17 @@
 /**
  * Lab-VM tests of the e1000 driver (drivers/e1000/) against two referees we
  * did not write: QEMU's model of the Intel 82540EM (hw/net/e1000.c, written
- * from the 8254x SDM) and the Linux kernel's own e1000 driver on other NICs
- * of the same QEMU hub. QEMU runs with `-d guest_errors,unimp` (VmOptions
+ * from the 8254x SDM) and the Linux kernel's own driver on other NICs of the
+ * same QEMU hub. QEMU runs with `-d guest_errors,unimp` (VmOptions
  * `qemuLog`): every test also fails if the model logged a single guest error.
+ *
+ * The kernel peer is virtio_net, not the kernel's e1000: under TCG on a busy
+ * host the kernel's e1000 (256 descriptors, interrupt-driven) missed a large
+ * share of a 2000-frame burst (862 of 2000 counted in one run), so it could
+ * not check that every frame arrived. QEMU's e1000, unlike its virtio-net,
+ * drops a frame when the receive ring is full and counts it in MPC, as the
+ * chip does (13.7): so on our receive side every frame must either arrive
+ * byte-exact or be counted missed by the card.
  */
 
 import assert from "node:assert/strict";
@@ -26,12 +34,11 @@ async function guestWithLog(
   }
 }
 
-Deno.test("lab VM e1000: pktgen -> kernel e1000, kernel e1000 -> our rxBatch", async (t) => {
-  // NIC 0 (ours) and NIC 1 (the kernel's e1000 driver) are both QEMU 82540EMs on hub 0.
+Deno.test("lab VM e1000: pktgen -> kernel virtio_net, kernel -> our rxBatch", async (t) => {
+  // NIC 0 (ours) is a QEMU 82540EM, NIC 1 the kernel's virtio_net, on hub 0.
   const { out, qemuLog } = await guestWithLog(
-    `export KMOD=e1000; sh tests/vm/guest/pktgen_to_kernel.sh ${COUNT} && ` +
-      `sh tests/vm/guest/kernel_to_rx.sh ${COUNT}`,
-    { nicModels: ["e1000", "e1000"] },
+    `sh tests/vm/guest/pktgen_to_kernel.sh ${COUNT} && sh tests/vm/guest/kernel_to_rx.sh ${COUNT}`,
+    { nics: 2, nicModels: ["e1000", "virtio"] },
   );
   await t.step("our pktgen drove the NIC with the e1000 driver", () => {
     assert.match(out, /^pktgen: e1000 NIC 0000:00:10\.0, MAC 02:69:78:79:00:00, link 1000 /m);
@@ -52,31 +59,66 @@ Deno.test("lab VM e1000: pktgen -> kernel e1000, kernel e1000 -> our rxBatch", a
     assert.equal(Number(field(out, "KERNEL_RX_PACKETS")), sent);
   });
   const rx = JSON.parse(field(out, "RX_RESULT"));
-  await t.step("every frame the kernel sent arrived once, byte-exact", () => {
-    assert.equal(rx.bad, 0, `malformed frames: ${rx.badReasons}`);
-    assert.equal(rx.good, COUNT);
-    assert.equal(rx.distinct, COUNT);
-    assert.equal(rx.duplicates, 0);
-    assert.equal(rx.mismatched, 0, "frames differ from what the peer built");
-  });
-  await t.step("our RX counters (GPRC, GORC less the CRC) equal the kernel's TX counter", () => {
-    assert.equal(rx.rxPackets, Number(field(out, "KERNEL_TX_PACKETS")));
-    assert.equal(rx.rxBytes, COUNT * 60);
-  });
+  await t.step(
+    "every frame the kernel sent arrived once, byte-exact, or was counted missed",
+    () => {
+      assert.equal(rx.bad, 0, `malformed frames: ${rx.badReasons}`);
+      assert.equal(rx.duplicates, 0);
+      assert.equal(rx.mismatched, 0, "frames differ from what the peer built");
+      assert.equal(rx.distinct, rx.good);
+      assert.equal(rx.good + rx.rxMissed, COUNT, `received ${rx.good}, missed ${rx.rxMissed}`);
+      assert.ok(rx.good >= 511, `at least a ring's worth arrived: ${rx.good}`);
+    },
+  );
+  await t.step(
+    "our RX counters (GPRC, GORC less the CRC, MPC) add up to the kernel's TX counter",
+    () => {
+      assert.equal(rx.rxPackets, rx.good);
+      assert.equal(rx.rxBytes, rx.good * 60);
+      assert.equal(rx.rxPackets + rx.rxMissed, Number(field(out, "KERNEL_TX_PACKETS")));
+    },
+  );
   await t.step("QEMU logged no guest error", () => {
     assert.deepEqual(qemuLog, []);
   });
 });
 
 Deno.test("lab VM e1000: fwd joins two kernel hosts (ping, TCP, counters)", async (t) => {
-  // Four 82540EMs: A (kernel) -hub 0- X (ours), Y (ours) -hub 1- B (kernel).
+  // A (kernel virtio_net) -hub 0- X (ours, 82540EM), Y (ours, 82540EM) -hub 1- B (kernel).
   const { out, qemuLog } = await guestWithLog(
-    "KMOD=e1000 sh tests/vm/guest/forward.sh 4194304",
-    { nicModels: ["e1000", "e1000", "e1000", "e1000"], hubs: [0, 0, 1, 1] },
+    "sh tests/vm/guest/forward.sh 4194304 && " +
+      "echo X_Y_IDS=$(cat /sys/bus/pci/devices/0000:00:1[12].0/device)",
+    { nics: 4, nicModels: ["virtio", "e1000", "e1000", "virtio"], hubs: [0, 0, 1, 1] },
   );
   await t.step("ping, 4 MiB TCP with equal SHA-256, counters equal the kernel's", () => {
-    assert.match(out, /e1000 NIC 0000:00:11\.0/);
+    assert.equal(field(out, "X_Y_IDS"), "0x100e 0x100e", "X and Y are 82540EMs");
     checkForwardOutput(out, 4194304);
+  });
+  await t.step("QEMU logged no guest error", () => {
+    assert.deepEqual(qemuLog, []);
+  });
+});
+
+Deno.test("lab VM + IOMMU e1000: pktgen as nobody through VFIO -> kernel peer", async (t) => {
+  // The 82540EM has no virtio-style IOMMU opt-in: its DMA always goes through
+  // the IOMMU, so a normal user can drive it through VFIO.
+  const { out, qemuLog } = await guestWithLog(
+    `sh tests/vm/guest/vfio_modern_pktgen_to_kernel.sh ${COUNT}`,
+    { iommu: true, nics: 2, nicModels: ["e1000", "virtio"] },
+  );
+  await t.step("an 82540EM bound to vfio-pci, driven by our e1000 driver as nobody", () => {
+    assert.equal(field(out, "DRIVER_OURS"), "vfio-pci");
+    assert.equal(field(out, "DEVICE_ID_OURS"), "0x100e");
+    assert.match(out, /^pktgen: e1000 NIC 0000:00:10\.0/m);
+    assert.equal(field(out, "DRIVER_AFTER"), "vfio-pci");
+  });
+  await t.step("the kernel peer received every frame; no DMAR fault", () => {
+    const peer = JSON.parse(field(out, "PEER_RESULT"));
+    assert.equal(peer.bad, 0, `malformed frames: ${peer.badReasons}`);
+    assert.equal(peer.good, COUNT);
+    assert.equal(peer.distinct, COUNT);
+    assert.equal(Number(field(out, "KERNEL_RX_PACKETS")), COUNT);
+    assert.equal(Number(field(out, "DMAR_FAULTS")), 0);
   });
   await t.step("QEMU logged no guest error", () => {
     assert.deepEqual(qemuLog, []);
