@@ -124,3 +124,26 @@ Deno.test("lab VM + IOMMU e1000: pktgen as nobody through VFIO -> kernel peer", 
     assert.deepEqual(qemuLog, []);
   });
 });
+
+Deno.test("lab VM e1000: the 82545EM (8086:100f) too: pktgen -> kernel virtio_net", async (t) => {
+  const count = 500;
+  const { out, qemuLog } = await guestWithLog(
+    `sh tests/vm/guest/pktgen_to_kernel.sh ${count} && ` +
+      "echo OURS_ID=$(cat /sys/bus/pci/devices/0000:00:10.0/device)",
+    { nics: 2, nicModels: ["e1000-82545em", "virtio"] },
+  );
+  await t.step("an 82545EM, driven by our e1000 driver", () => {
+    assert.equal(field(out, "OURS_ID"), "0x100f");
+    assert.match(out, /^pktgen: e1000 NIC 0000:00:10\.0/m);
+  });
+  await t.step("the kernel peer received every frame", () => {
+    const peer = JSON.parse(field(out, "PEER_RESULT"));
+    assert.equal(peer.bad, 0, `malformed frames: ${peer.badReasons}`);
+    assert.equal(peer.good, count);
+    assert.equal(peer.distinct, count);
+    assert.equal(Number(field(out, "KERNEL_RX_PACKETS")), count);
+  });
+  await t.step("QEMU logged no guest error", () => {
+    assert.deepEqual(qemuLog, []);
+  });
+});
