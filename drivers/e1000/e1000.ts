@@ -259,6 +259,10 @@ export class E1000Device implements IxyDevice {
     // 14.2 / 13.4.1: global reset (CTRL.RST). It clears itself; the SDM asks
     // for at least 1 µs before the next register access, Linux waits 5 ms
     // for the EEPROM reload that follows (it sets RAL/RAH(0) to the MAC).
+    // QEMU's model (10.0) only clears the bit: RDBAL, RCTL.EN and the rest
+    // keep their values (checked in the lab VM). So we never rely on reset
+    // values: #stopDma above stops the DMA, and every register we need is
+    // written below.
     setFlags32(regs, E1000_CTRL, E1000_CTRL_BITS.RST);
     sleepMicros(5_000);
     waitForFlags32(regs, E1000_CTRL, E1000_CTRL_BITS.RST, false, {
@@ -616,6 +620,8 @@ export class E1000Device implements IxyDevice {
       sleepMicros(100);
     }
     this.#cleanTx(q, 1);
+    // RCTL.EN / TCTL.EN off is what stops DMA on QEMU's model, whose CTRL.RST
+    // resets nothing (see #resetAndInit); on the chip the reset does too.
     this.#stopDma();
     // The reset clears the statistics (13.7): keep what they counted for the
     // app's final readStats.
