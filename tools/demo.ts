@@ -2,6 +2,7 @@
  * The demo: ixy.ts moving real (emulated) packets, in one command.
  *
  *     deno task demo              # lab VM: our driver -> the kernel's driver
+ *     deno task demo --nic e1000  # the same with QEMU's Intel 82540EM NICs
  *     deno task demo --sim        # software 82599: our ixgbe driver on both ends
  *
  * It boots the lab VM (tools/vm/) with two virtio NICs on one QEMU hub, runs
@@ -18,17 +19,27 @@
  */
 
 import { parseArgs } from "node:util";
-import { runInVm, vmNicAddress } from "./vm/mod.ts";
+import { type NicModel, runInVm, vmNicAddress } from "./vm/mod.ts";
 import { IxyError } from "../src/error.ts";
 import { runApp } from "./lib/app.ts";
 import { intOption } from "./lib/cli.ts";
 import { runSimDemo } from "./sim82599/demo.ts";
 
+/**
+ * The NIC families the demo can show: QEMU's model for both NICs, and the
+ * kernel module that drives the peer (virtio_net is loaded at boot; e1000
+ * is not, so the guest loads it).
+ */
+const DEMO_NICS: Record<string, { model: NicModel; kernelDriver: string; load?: string }> = {
+  virtio: { model: "virtio", kernelDriver: "virtio_net" },
+  e1000: { model: "e1000", kernelDriver: "e1000", load: "e1000" },
+};
+
 const HELP = `Usage: deno task demo [options]
 
-Boots the lab VM (QEMU, two virtio NICs on one hub), sends test frames with
-our driver on ${vmNicAddress(0)} for a few seconds (live statistics), and shows
-how many of them the kernel's virtio_net driver on ${vmNicAddress(1)} counted.
+Boots the lab VM (QEMU, two NICs on one hub, virtio by default), sends test
+frames with our driver on ${vmNicAddress(0)} for a few seconds (live statistics),
+and shows how many of them the kernel's own driver on ${vmNicAddress(1)} counted.
 Exits 0 if frames arrived there.
 Needs root (QEMU, the Debian kernel download on first use).
 
@@ -36,19 +47,25 @@ With --sim, no VM: our ixgbe driver sends on port A of a software 82599
 (tools/sim82599/) cabled to port B, where our ixgbe driver receives; no root.
 
 Options:
+  --nic KIND    the NICs of the VM: ${Object.keys(DEMO_NICS).join(", ")} (default virtio);
+                e1000 is QEMU's Intel 82540EM, driven by our e1000 driver and,
+                on the peer, by the kernel's e1000
   --sim         use the software 82599 instead of the lab VM
   --seconds N   how long pktgen runs (default 5)
   --verbose     also show the guest kernel's console
   -h, --help    show this help`;
 
 /** What runs inside the VM (plain sh; see tests/vm/guest/ for the tests). */
-function guestScript(seconds: number): string {
+function guestScript(seconds: number, nic: (typeof DEMO_NICS)[string]): string {
+  const kernel = nic.kernelDriver;
   return `set -eu
-PEER=$(ls /sys/bus/pci/devices/${vmNicAddress(1)}/virtio*/net/)
+${nic.load ? `modprobe ${nic.load}` : ""}
+PEER=$(ls /sys/bus/pci/devices/${vmNicAddress(1)}/net/ 2>/dev/null ||
+  ls /sys/bus/pci/devices/${vmNicAddress(1)}/virtio*/net/)
 echo 1 > /proc/sys/net/ipv6/conf/$PEER/disable_ipv6   # only our frames on the wire
 ip link set "$PEER" up
 BEFORE=$(cat /sys/class/net/$PEER/statistics/rx_packets)
-echo "demo: the kernel's virtio_net owns ${vmNicAddress(1)} as $PEER; ixy.ts takes ${
+echo "demo: the kernel's ${kernel} owns ${vmNicAddress(1)} as $PEER; ixy.ts takes ${
     vmNicAddress(0)
   }"
 $IXY_DENO run -A --no-check tools/pktgen.ts ${vmNicAddress(0)} --seconds ${seconds}
@@ -64,11 +81,18 @@ async function main(): Promise<void> {
       seconds: { type: "string", default: "5" },
       verbose: { type: "boolean", default: false },
       sim: { type: "boolean", default: false },
+      nic: { type: "string", default: "virtio" },
       help: { type: "boolean", short: "h", default: false },
     },
   });
   if (values.help) return console.log(HELP);
   const seconds = intOption("seconds", values.seconds, { min: 1, max: 3600 });
+  const nic = DEMO_NICS[values.nic];
+  if (nic === undefined) {
+    throw new IxyError(
+      `Unknown --nic "${values.nic}": use one of ${Object.keys(DEMO_NICS).join(", ")}.`,
+    );
+  }
   if (values.sim) {
     console.log("demo: software 82599, port A cabled to port B, ixgbe driver on both");
     const r = await runSimDemo({ seconds });
@@ -81,9 +105,9 @@ async function main(): Promise<void> {
     }
     return;
   }
-  console.log("demo: booting the lab VM (QEMU without KVM: ~15 s) ...");
-  const result = await runInVm(guestScript(seconds), {
-    nics: 2,
+  console.log(`demo: booting the lab VM with two ${nic.model} NICs (QEMU without KVM: ~15 s) ...`);
+  const result = await runInVm(guestScript(seconds, nic), {
+    nicModels: [nic.model, nic.model],
     stream: true,
     verbose: values.verbose,
     log: (m) => console.log(`demo: ${m}`),
@@ -99,7 +123,7 @@ async function main(): Promise<void> {
   const received = Number(peer[2]);
   const share = sent > 0 ? (100 * received / sent).toFixed(1) : "0";
   console.log(
-    `demo: ixy.ts sent ${sent} frames; the kernel's virtio_net (${peer[1]}) counted ` +
+    `demo: ixy.ts sent ${sent} frames; the kernel's ${nic.kernelDriver} (${peer[1]}) counted ` +
       `${received} (${share}%).`,
   );
   if (received === 0 || received > sent) {

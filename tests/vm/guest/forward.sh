@@ -16,7 +16,9 @@ if [ "${VFIO_AS_NOBODY:-0}" = 1 ]; then
   bind_nobody 0000:00:12.0 Y
   FWD_RUN=$AS_NOBODY
 fi
-ifof() { ls /sys/bus/pci/devices/"$1"/virtio*/net/; }
+# KMOD (e.g. e1000): a kernel driver to load first, for NICs of other models.
+[ -n "${KMOD:-}" ] && modprobe "$KMOD"
+ifof() { ls /sys/bus/pci/devices/"$1"/net/ 2>/dev/null || ls /sys/bus/pci/devices/"$1"/virtio*/net/; }
 A_IF=$(ifof 0000:00:10.0)
 B_IF=$(ifof 0000:00:13.0)
 counters() { # ns ifname -> "rx tx"
