@@ -21,6 +21,10 @@ export {
   IOMMU_NIC_MAC,
   MAX_NICS,
   MAX_NICS_IOMMU,
+  NIC_MODELS,
+  type NicModel,
+  nicSlots,
+  readQemuLog,
   vmNicAddress,
   vmNicMac,
 } from "./qemu.ts";

@@ -91,6 +91,8 @@ export async function runInVm(command: string, options: VmOptions = {}): Promise
       extraDevices: options.extraDevices,
       iommu: settings.iommu,
       modernNics: settings.modernNics,
+      nicModels: settings.nicModels,
+      qemuLog: settings.qemuLog,
     });
     return await runQemu(tools.qemu, args, runDir, options, settings.timeoutSeconds);
   } finally {
