@@ -39,6 +39,8 @@ import {
 import { VIRTIO_F } from "../drivers/virtio/constants.ts";
 import { IXGBE_DEVICE_IDS, IXGBE_VENDOR_ID } from "../drivers/ixgbe/constants.ts";
 import { IxgbeDevice } from "../drivers/ixgbe/ixgbe.ts";
+import { IGB_DEVICE_IDS, IGB_VENDOR_ID } from "../drivers/igb/constants.ts";
+import { IgbDevice } from "../drivers/igb/igb.ts";
 
 /** Options for {@link ixyInit}. */
 export interface IxyInitOptions extends DeviceOptions {
@@ -239,16 +241,23 @@ function initVfio(pci: PciDevice, options: IxyInitOptions): IxyDevice {
     // MSI-X is off until VFIO_DEVICE_SET_IRQS turns it on: config at 0x14, else 0x18.
     return VirtioDevice.attach(vfio.ioRegion(0), dma, attachOptions);
   }
-  return IxgbeDevice.attach(vfio.mapBar(0), dma, { ...options, name, interruptVectors: vectors });
+  const attach = isIgb(pci) ? IgbDevice.attach : IxgbeDevice.attach;
+  return attach(vfio.mapBar(0), dma, { ...options, name, interruptVectors: vectors });
 }
 
 type DriverInit = (pci: PciDevice, dma: DmaAllocator, options: IxyInitOptions) => IxyDevice;
+
+/** Intel 82576 (igb) IDs we drive. */
+function isIgb(pci: PciDevice): boolean {
+  return pci.vendorId === IGB_VENDOR_ID && IGB_DEVICE_IDS.includes(pci.deviceId);
+}
 
 /** The driver for a device's PCI IDs, or an error naming what we support. */
 function pickDriver(pci: PciDevice): DriverInit {
   if (pci.vendorId === IXGBE_VENDOR_ID && IXGBE_DEVICE_IDS.includes(pci.deviceId)) {
     return IxgbeDevice.init;
   }
+  if (isIgb(pci)) return IgbDevice.init;
   if (pci.vendorId === VIRTIO_PCI_VENDOR_ID) {
     if (
       pci.deviceId === VIRTIO_PCI_DEVICE_NET_LEGACY || pci.deviceId === VIRTIO_PCI_DEVICE_NET_MODERN
@@ -258,7 +267,7 @@ function pickDriver(pci: PciDevice): DriverInit {
   }
   throw new IxyError(
     `${pci.address} (${pci.ids}) is not supported: ixy.ts drives virtio-net (1af4:1000, 1af4:1041) and ` +
-      `Intel 82599-family NICs (8086:10fb and relatives). ` +
+      `Intel 82599-family NICs (8086:10fb and relatives) and the Intel 82576 (8086:10c9). ` +
       `Check the IDs with: lspci -nn -s ${pci.address}`,
   );
 }
