@@ -20,19 +20,21 @@
 
 import { VirtioDevice } from "../../drivers/virtio/virtio.ts";
 import { IxgbeDevice } from "../../drivers/ixgbe/ixgbe.ts";
+import { IgbDevice } from "../../drivers/igb/igb.ts";
 import { Mempool, type PktBuf } from "../../src/mempool.ts";
 import type { IxyDevice } from "../../src/device.ts";
 import type { DmaAllocator } from "../../src/memory.ts";
 import { forward } from "../fwd.ts";
 import { InstantVirtioDevice } from "./instant_virtio.ts";
 import { InstantIxgbeDevice } from "./instant_ixgbe.ts";
+import { InstantIgbDevice } from "./instant_igb.ts";
 
 /** Frame size of every benchmark: 60 bytes + CRC = 64, the ixy papers' minimum-size frames. */
 export const FRAME_SIZE = 60;
 /** The batch sizes of the papers' batch-size plots. */
 export const BATCH_SIZES = [1, 2, 4, 8, 16, 32, 64, 128, 256] as const;
 /** The drivers. */
-export const DRIVERS = ["virtio", "ixgbe"] as const;
+export const DRIVERS = ["virtio", "ixgbe", "igb"] as const;
 /** The modes. */
 export const MODES = ["fwd", "tx"] as const;
 
@@ -51,6 +53,7 @@ export function makeScenario(
   batch: number,
 ): Scenario {
   if (driver === "virtio") return mode === "fwd" ? virtioFwd(batch) : virtioTx(batch);
+  if (driver === "igb") return mode === "fwd" ? igbFwd(batch) : igbTx(batch);
   return mode === "fwd" ? ixgbeFwd(batch) : ixgbeTx(batch);
 }
 
@@ -71,6 +74,12 @@ function virtioPort(name: string): { dev: InstantVirtioDevice; drv: VirtioDevice
 function ixgbePort(name: string): { dev: InstantIxgbeDevice; drv: IxgbeDevice } {
   const dev = new InstantIxgbeDevice();
   const drv = IxgbeDevice.attach(dev, dev.dma, { name, linkTimeoutMs: 0 });
+  return { dev, drv };
+}
+
+function igbPort(name: string): { dev: InstantIgbDevice; drv: IgbDevice } {
+  const dev = new InstantIgbDevice();
+  const drv = IgbDevice.attach(dev, dev.dma, { name, linkTimeoutMs: 0 });
   return { dev, drv };
 }
 
@@ -136,5 +145,16 @@ function ixgbeFwd(batch: number): Scenario {
 
 function ixgbeTx(batch: number): Scenario {
   const p = ixgbePort("instant-ixgbe-tx");
+  return { ...txScenario({ ...p, dma: p.dev.dma }, batch), check: () => undefined };
+}
+
+function igbFwd(batch: number): Scenario {
+  const a = igbPort("instant-igb-a");
+  const b = igbPort("instant-igb-b");
+  return { ...fwdScenario(a, b, batch), check: () => undefined };
+}
+
+function igbTx(batch: number): Scenario {
+  const p = igbPort("instant-igb-tx");
   return { ...txScenario({ ...p, dma: p.dev.dma }, batch), check: () => undefined };
 }
