@@ -112,3 +112,5 @@ export {
 } from "./drivers/virtio/modern.ts";
 export { Virtqueue, virtqueueLayout } from "./drivers/virtio/virtqueue.ts";
 export { IxgbeDevice, type IxgbeOptions } from "./drivers/ixgbe/ixgbe.ts";
+export { IgbDevice, type IgbOptions } from "./drivers/igb/igb.ts";
+export { IgbInterrupts } from "./drivers/igb/interrupts.ts";

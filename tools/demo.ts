@@ -3,6 +3,7 @@
  *
  *     deno task demo              # lab VM: our driver -> the kernel's driver
  *     deno task demo --sim        # software 82599: our ixgbe driver on both ends
+ *     deno task demo --nic igb    # lab VM: our igb driver on QEMU's Intel 82576 -> the kernel
  *
  * It boots the lab VM (tools/vm/) with two virtio NICs on one QEMU hub, runs
  * our pktgen on the first NIC with live statistics, and asks the Linux
@@ -18,7 +19,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { runInVm, vmNicAddress } from "./vm/mod.ts";
+import { type NicModel, runInVm, vmNicAddress } from "./vm/mod.ts";
 import { IxyError, runTool } from "../src/error.ts";
 import { intOption } from "./lib/cli.ts";
 import { runSimDemo } from "./sim82599/demo.ts";
@@ -36,21 +37,23 @@ With --sim, no VM: our ixgbe driver sends on port A of a software 82599
 
 Options:
   --sim         use the software 82599 instead of the lab VM
+  --nic MODEL   the NIC our driver sends on: virtio (default) or igb (Intel
+                82576, QEMU 8.0 or newer); the kernel's peer stays virtio
   --seconds N   how long pktgen runs (default 5)
   --verbose     also show the guest kernel's console
   -h, --help    show this help`;
 
 /** What runs inside the VM (plain sh; see tests/vm/guest/ for the tests). */
-function guestScript(seconds: number): string {
+function guestScript(seconds: number, models: NicModel[]): string {
+  const ours = vmNicAddress(0, models);
+  const peer = vmNicAddress(1, models);
   return `set -eu
-PEER=$(ls /sys/bus/pci/devices/${vmNicAddress(1)}/virtio*/net/)
+PEER=$(ls /sys/bus/pci/devices/${peer}/virtio*/net/)
 echo 1 > /proc/sys/net/ipv6/conf/$PEER/disable_ipv6   # only our frames on the wire
 ip link set "$PEER" up
 BEFORE=$(cat /sys/class/net/$PEER/statistics/rx_packets)
-echo "demo: the kernel's virtio_net owns ${vmNicAddress(1)} as $PEER; ixy.ts takes ${
-    vmNicAddress(0)
-  }"
-$IXY_DENO run -A --no-check tools/pktgen.ts ${vmNicAddress(0)} --seconds ${seconds}
+echo "demo: the kernel's virtio_net owns ${peer} as $PEER; ixy.ts takes ${ours}"
+$IXY_DENO run -A --no-check tools/pktgen.ts ${ours} --seconds ${seconds}
 sleep 1
 AFTER=$(cat /sys/class/net/$PEER/statistics/rx_packets)
 echo "DEMO_PEER=$PEER DEMO_PEER_RX=$((AFTER - BEFORE))"`;
@@ -63,6 +66,7 @@ async function main(): Promise<void> {
       seconds: { type: "string", default: "5" },
       verbose: { type: "boolean", default: false },
       sim: { type: "boolean", default: false },
+      nic: { type: "string", default: "virtio" },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -80,9 +84,14 @@ async function main(): Promise<void> {
     }
     return;
   }
+  if (values.nic !== "virtio" && values.nic !== "igb") {
+    throw new IxyError(`Invalid --nic "${values.nic}": use virtio or igb.`);
+  }
+  const models: NicModel[] = [values.nic, "virtio"];
+  if (values.nic === "igb") await requireQemuDevice("igb", "the Intel 82576 (igb)");
   console.log("demo: booting the lab VM (QEMU without KVM: ~15 s) ...");
-  const result = await runInVm(guestScript(seconds), {
-    nics: 2,
+  const result = await runInVm(guestScript(seconds, models), {
+    nicModels: models,
     stream: true,
     verbose: values.verbose,
     log: (m) => console.log(`demo: ${m}`),
@@ -112,6 +121,19 @@ async function main(): Promise<void> {
     );
   }
   console.log("demo: frames sent by ixy.ts arrived at the Linux kernel's driver.");
+}
+
+/** Throws a clear error when this machine's QEMU has no `-device name` (igb: QEMU 8.0 or newer). */
+async function requireQemuDevice(name: string, what: string): Promise<void> {
+  const out = await new Deno.Command("qemu-system-x86_64", { args: ["-device", "help"] }).output()
+    .catch(() => undefined);
+  const text = out === undefined ? "" : new TextDecoder().decode(out.stdout);
+  if (!text.includes(`name "${name}"`)) {
+    throw new IxyError(
+      `This QEMU has no ${what} model (-device ${name}); it needs QEMU 8.0 or newer. On Debian ` +
+        `12: apt-get install -t bookworm-backports qemu-system-x86`,
+    );
+  }
 }
 
 if (import.meta.main) runTool(main);
