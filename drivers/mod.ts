@@ -32,6 +32,10 @@ import {
 import { VirtioDevice } from "./virtio/virtio.ts";
 import { IXGBE_DEVICE_IDS, IXGBE_VENDOR_ID } from "./ixgbe/constants.ts";
 import { IxgbeDevice } from "./ixgbe/ixgbe.ts";
+import { E1000_DEVICE_IDS, E1000_VENDOR_ID } from "./e1000/constants.ts";
+import { E1000Device } from "./e1000/e1000.ts";
+import { IGB_DEVICE_IDS, IGB_VENDOR_ID } from "./igb/constants.ts";
+import { IgbDevice } from "./igb/igb.ts";
 
 /** Options for {@link ixyInit}. */
 export interface IxyInitOptions extends DeviceOptions {
@@ -64,6 +68,13 @@ export interface IxyDriver {
    * `open`; omitted: it never does.
    */
   iommuBypass?(pci: PciFunction, options: IxyInitOptions): string | undefined;
+  /**
+   * False when the driver offers no receive interrupts (the device has no
+   * MSI-X, e.g. the 82540EM's INTx pin only): {@link ixyInit} then asks VFIO
+   * for no vectors, and `interrupts: true` leaves `IxyDevice.interrupts`
+   * undefined (the apps poll). Default true.
+   */
+  readonly msix?: boolean;
 }
 
 /**
@@ -79,6 +90,14 @@ export const DRIVERS: readonly IxyDriver[] = [
     open: VirtioDevice.open,
     iommuBypass: VirtioDevice.iommuBypass,
   },
+  {
+    name: "e1000",
+    vendorId: E1000_VENDOR_ID,
+    deviceIds: E1000_DEVICE_IDS,
+    open: E1000Device.open,
+    msix: false,
+  },
+  { name: "igb", vendorId: IGB_VENDOR_ID, deviceIds: IGB_DEVICE_IDS, open: IgbDevice.open },
 ];
 
 /** The driver for `vendorId:deviceId`, or undefined. */
@@ -138,8 +157,10 @@ export function ixyInit(pciAddress: string, options: IxyInitOptions = {}): IxyDe
     const vfio = VfioPciDevice.open(pci.address);
     vfio.enableBusMastering();
     // MSI-X is off until VFIO_DEVICE_SET_IRQS turns it on: one eventfd per RX
-    // queue (src/interrupts.ts).
-    const vectors = options.interrupts ? vfio.enableMsix(options.rxQueues ?? 1) : undefined;
+    // queue (src/interrupts.ts). A driver without MSI-X polls.
+    const vectors = options.interrupts && driver.msix !== false
+      ? vfio.enableMsix(options.rxQueues ?? 1)
+      : undefined;
     return driver.open(vfioFunction(pci, vfio, vectors, options.dma), options);
   }
   const busy = interfacesUp(pci);

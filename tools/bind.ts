@@ -22,7 +22,8 @@
  */
 
 import { parseArgs } from "node:util";
-import { IxyError, runTool } from "../src/error.ts";
+import { IxyError } from "../src/error.ts";
+import { runApp } from "./lib/app.ts";
 import { parsePciAddress, PciDevice } from "../src/pci.ts";
 import { iommuGroupDevices, iommuGroupOf } from "../src/vfio.ts";
 
@@ -154,4 +155,4 @@ async function main(): Promise<void> {
   }
 }
 
-if (import.meta.main) runTool(main);
+if (import.meta.main) runApp(main);

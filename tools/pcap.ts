@@ -16,7 +16,7 @@
 import { parseArgs } from "node:util";
 import { dmaAllocatorFor, ixyInit } from "../drivers/mod.ts";
 import type { PktBuf } from "../src/mempool.ts";
-import { IxyError, runTool } from "../src/error.ts";
+import { IxyError } from "../src/error.ts";
 import { DEVICE_APP_OPTIONS, limitOption } from "./lib/cli.ts";
 import {
   INTERRUPT_HELP,
@@ -24,6 +24,7 @@ import {
   interruptInitOptions,
   releaseDevice,
   reportInterrupts,
+  runApp,
   StatsPrinter,
   StopSignal,
 } from "./lib/app.ts";
@@ -158,4 +159,4 @@ async function main(): Promise<void> {
   releaseDevice(dev, { rebind: values.rebind });
 }
 
-if (import.meta.main) runTool(main);
+if (import.meta.main) runApp(main);

@@ -16,7 +16,8 @@
 
 import { parseArgs } from "node:util";
 import { cString, LIBC, libc } from "../src/ffi.ts";
-import { IxyError, runTool, sysError } from "../src/error.ts";
+import { IxyError, sysError } from "../src/error.ts";
+import { runApp } from "./lib/app.ts";
 import { FrameTemplate, MIN_FRAME_SIZE, parseMac, SequenceChecker } from "./lib/udp_frame.ts";
 import { intOption } from "./lib/cli.ts";
 import { sleepMicros } from "../src/mmio.ts";
@@ -152,4 +153,4 @@ function main(): void {
   }
 }
 
-if (import.meta.main) runTool(main);
+if (import.meta.main) runApp(main);

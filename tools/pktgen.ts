@@ -16,10 +16,10 @@ import { parseArgs } from "node:util";
 import { dmaAllocatorFor, ixyInit } from "../drivers/mod.ts";
 import { Mempool, type PktBuf } from "../src/mempool.ts";
 import { formatMac } from "../src/device.ts";
-import { IxyError, runTool } from "../src/error.ts";
+import { IxyError } from "../src/error.ts";
 import { FrameTemplate, MIN_FRAME_SIZE, parseMac } from "./lib/udp_frame.ts";
 import { DEVICE_APP_OPTIONS, intOption, limitOption } from "./lib/cli.ts";
-import { releaseDevice, StatsPrinter, StopSignal } from "./lib/app.ts";
+import { releaseDevice, runApp, StatsPrinter, StopSignal } from "./lib/app.ts";
 
 const HELP = `Usage: deno task pktgen <pci-address> [options]
 
@@ -112,4 +112,4 @@ async function main(): Promise<void> {
   );
 }
 
-if (import.meta.main) runTool(main);
+if (import.meta.main) runApp(main);

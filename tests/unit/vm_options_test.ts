@@ -139,3 +139,33 @@ Deno.test("resolveVmOptions: checks ranges and combinations", () => {
   assert.equal(resolveVmOptions({ memoryMiB: 2048, hugepages: 800 }).hugepages, 800);
   assert.equal(resolveVmOptions({ hugepages: 0 }).hugepages, 0);
 });
+
+Deno.test("NIC models: parsed, counted, checked", () => {
+  const request = parseCliArgs([
+    "--nic-models",
+    "e1000,e1000,virtio",
+    "--qemu-log",
+    "q.log",
+    "--",
+    "x",
+  ]);
+  assert.ok(request.kind === "run");
+  assert.deepEqual(request.options.nicModels, ["e1000", "e1000", "virtio"]);
+  assert.equal(request.options.qemuLog, "q.log");
+  const resolved = resolveVmOptions(request.options);
+  assert.equal(resolved.nics, 3);
+  assert.deepEqual(resolved.nicModels, ["e1000", "e1000", "virtio"]);
+  assert.deepEqual(resolveVmOptions().nicModels, ["virtio", "virtio"]);
+  assertUsage(
+    () => parseCliArgs(["--nic-models", "e1000,ne2k", "--", "x"]),
+    /unknown model "ne2k"/,
+  );
+  assertUsage(
+    () => resolveVmOptions({ nics: 3, nicModels: ["e1000"] }),
+    /one model per NIC \(3\), got 1/,
+  );
+  assertUsage(
+    () => resolveVmOptions({ nicModels: Array.from({ length: 11 }, () => "igb" as const) }),
+    /no PCI slot left for another igb/,
+  );
+});

@@ -2,8 +2,10 @@ import assert from "node:assert/strict";
 import {
   kernelCommandLine,
   MAX_NICS,
+  nicSlots,
   qemuArgs,
   type QemuSpec,
+  readQemuLog,
   udpPairBackends,
   vmNicAddress,
   vmNicMac,
@@ -111,4 +113,43 @@ Deno.test("kernelCommandLine: hugepages, panic, verbosity", () => {
   assert.ok(!verbose.includes("quiet"));
   assert.ok(verbose.includes("hugepages=0"));
   assert.ok(!verbose.includes(""));
+});
+
+Deno.test("nicSlots: 0x10+i without igb; igb below 0x0f with its VF slots kept free", () => {
+  assert.deepEqual(nicSlots(["virtio", "e1000", "rtl8139"]), [0x10, 0x11, 0x12]);
+  // igb PFs at 0x03 (VFs 0x13, 0x14) and 0x05 (VFs 0x15, 0x16); the rest skip those.
+  assert.deepEqual(
+    nicSlots(["e1000", "igb", "virtio", "igb", "virtio", "virtio", "virtio"]),
+    [0x10, 0x03, 0x11, 0x05, 0x12, 0x17, 0x18],
+  );
+  assert.equal(vmNicAddress(1, ["virtio", "igb"]), "0000:00:03.0");
+  assert.equal(vmNicAddress(0, ["virtio", "igb"]), "0000:00:10.0");
+  assert.throws(() => nicSlots(Array.from({ length: 17 }, () => "e1000" as const)), RangeError);
+  assert.throws(() => vmNicAddress(2, ["virtio", "igb"]), RangeError);
+});
+
+Deno.test("qemuArgs: NIC models and the guest-error log", () => {
+  const args = qemuArgs({
+    ...SPEC,
+    nicModels: ["e1000", "igb"],
+    qemuLog: "/tmp/q.log",
+  });
+  const devices = values(args, "-device");
+  assert.ok(devices.includes("e1000,netdev=net0,mac=02:69:78:79:00:00,addr=0x10,romfile="));
+  assert.ok(devices.includes("igb,netdev=net1,mac=02:69:78:79:00:01,addr=0x03,romfile="));
+  assert.deepEqual(values(args, "-d"), ["guest_errors,unimp"]);
+  assert.deepEqual(values(args, "-D"), ["/tmp/q.log"]);
+  assert.deepEqual(values(qemuArgs(SPEC), "-d"), []);
+  assert.throws(() => qemuArgs({ ...SPEC, nicModels: ["e1000"] }), RangeError);
+});
+
+Deno.test("readQemuLog: lines of the log, none for a missing file", () => {
+  assert.deepEqual(readQemuLog("/nonexistent/ixy-qemu.log"), []);
+  const path = Deno.makeTempFileSync();
+  try {
+    Deno.writeTextFileSync(path, "e1000: bad write\n\nunimplemented x\n");
+    assert.deepEqual(readQemuLog(path), ["e1000: bad write", "unimplemented x"]);
+  } finally {
+    Deno.removeSync(path);
+  }
 });

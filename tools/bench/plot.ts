@@ -10,6 +10,8 @@
  */
 
 import type { Results } from "./run.ts";
+import { IxyError } from "../../src/error.ts";
+import { runApp } from "../lib/app.ts";
 
 const HERE = new URL(".", import.meta.url).pathname;
 const W = 720;
@@ -121,9 +123,25 @@ export function plot(r: Results): string {
 }
 
 if (import.meta.main) {
-  const input = Deno.args[0] ?? `${HERE}results.json`;
-  const output = Deno.args[1] ?? `${HERE}../../docs/batch_size.svg`;
-  const r = JSON.parse(Deno.readTextFileSync(input)) as Results;
-  Deno.writeTextFileSync(output, plot(r));
-  console.log(`wrote ${output}`);
+  runApp(() => {
+    if (Deno.args.length > 2 || Deno.args.some((a) => a.startsWith("-"))) {
+      throw new IxyError("Usage: deno task bench:plot [results.json] [out.svg]");
+    }
+    const input = Deno.args[0] ?? `${HERE}results.json`;
+    const output = Deno.args[1] ?? `${HERE}../../docs/batch_size.svg`;
+    let r: Results;
+    try {
+      r = JSON.parse(Deno.readTextFileSync(input)) as Results;
+    } catch (e) {
+      throw new IxyError(
+        `Cannot read ${input}: ${(e as Error).message}. Run deno task bench:report first.`,
+      );
+    }
+    try {
+      Deno.writeTextFileSync(output, plot(r));
+    } catch (e) {
+      throw new IxyError(`Cannot write ${output}: ${(e as Error).message}.`);
+    }
+    console.log(`wrote ${output}`);
+  });
 }

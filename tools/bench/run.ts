@@ -5,7 +5,7 @@
  * (the probe), prints Markdown tables and writes tools/bench/results.json for
  * `deno task bench:plot`.
  *
- *     deno run -A tools/bench/run.ts [--drivers virtio,ixgbe] [--modes fwd,tx]
+ *     deno run -A tools/bench/run.ts [--drivers virtio,ixgbe,e1000,igb] [--modes fwd,tx]
  *       [--batches 1,2,...] [--rounds N] [--no-probe] [--out FILE]
  *
  * Clock: cycles = ns × the CPU clock from /proc/cpuinfo ("cpu MHz"). On our
@@ -23,6 +23,9 @@
 import { parseArgs } from "node:util";
 import { BATCH_SIZES, DRIVERS, MODES } from "./scenarios.ts";
 import type { Measurement, Probe } from "./measure.ts";
+import { IxyError } from "../../src/error.ts";
+import { intOption } from "../lib/cli.ts";
+import { runApp } from "../lib/app.ts";
 
 const HERE = new URL(".", import.meta.url).pathname;
 
@@ -77,8 +80,20 @@ async function deno(args: string[], stdbuf = false): Promise<string> {
   const out = await new Deno.Command(cmd, { args: fullArgs, stdout: "piped", stderr: "inherit" })
     .output();
   const text = new TextDecoder().decode(out.stdout);
-  if (!out.success) throw new Error(`${args.join(" ")} failed:\n${text}`);
+  if (!out.success) {
+    throw new IxyError(`A measurement failed: deno ${args.join(" ")} (its errors are above).`);
+  }
   return text;
+}
+
+/** Splits a comma-separated option and checks every item against `allowed`. */
+function listOption(name: string, text: string, allowed: readonly string[]): string[] {
+  const items = text.split(",").map((item) => item.trim());
+  const bad = items.find((item) => !allowed.includes(item));
+  if (bad !== undefined) {
+    throw new IxyError(`Invalid --${name} item "${bad}": expected some of ${allowed.join(",")}.`);
+  }
+  return items;
 }
 
 function median(xs: number[]): number {
@@ -99,10 +114,12 @@ async function main(): Promise<void> {
       out: { type: "string", default: `${HERE}results.json` },
     },
   });
-  const drivers = values.drivers.split(",");
-  const modes = values.modes.split(",");
-  const batches = values.batches.split(",").map(Number);
-  const rounds = Number(values.rounds);
+  const drivers = listOption("drivers", values.drivers, DRIVERS);
+  const modes = listOption("modes", values.modes, MODES);
+  const batches = listOption("batches", values.batches, BATCH_SIZES.map(String)).map(Number);
+  const probeBatches = listOption("probe-batches", values["probe-batches"], BATCH_SIZES.map(String))
+    .map(Number);
+  const rounds = intOption("rounds", values.rounds, { min: 1, max: 100 });
   const { mhz, model } = cpuInfo();
   const loadBefore = load();
   console.log(
@@ -142,7 +159,7 @@ async function main(): Promise<void> {
   if (!values["no-probe"]) {
     for (const driver of drivers) {
       for (const mode of modes) {
-        for (const batch of values["probe-batches"].split(",").map(Number)) {
+        for (const batch of probeBatches) {
           probes.push(await probe(driver, mode, batch));
           const p = probes[probes.length - 1];
           console.log(
@@ -224,4 +241,4 @@ export function markdown(r: Results): string {
   return out.join("\n");
 }
 
-if (import.meta.main) await main();
+if (import.meta.main) await runApp(main);

@@ -18,9 +18,20 @@ import { Mempool, type PktBuf } from "../../src/mempool.ts";
 import { DeviceStats } from "../../src/stats.ts";
 import { FrameTemplate } from "../lib/udp_frame.ts";
 import { createSim82599 } from "../sim82599/mod.ts";
+import { IxyError } from "../../src/error.ts";
+import { intOption } from "../lib/cli.ts";
+import { runApp } from "../lib/app.ts";
 
-const seconds = Number(Deno.args[0] ?? 10);
-const batch = Number(Deno.args[1] ?? 32);
+// Bad arguments end here with one line (runApp), before the model starts.
+let seconds = 10;
+let batch = 32;
+await runApp(() => {
+  if (Deno.args.length > 2 || Deno.args.some((a) => a.startsWith("-"))) {
+    throw new IxyError("Usage: deno task bench:sim [seconds] [batch]");
+  }
+  seconds = intOption("seconds", Deno.args[0] ?? "10", { min: 2, max: 3600 });
+  batch = intOption("batch", Deno.args[1] ?? "32", { min: 1, max: 512 });
+});
 const SIZE = 60;
 
 const sim = await createSim82599({ ports: 4, wiring: "cable" });

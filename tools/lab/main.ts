@@ -12,7 +12,8 @@
  */
 
 import { parseArgs } from "node:util";
-import { IxyError, runTool } from "../../src/error.ts";
+import { IxyError } from "../../src/error.ts";
+import { runApp } from "../lib/app.ts";
 import { intOption } from "../lib/cli.ts";
 import { Checklist } from "./checklist.ts";
 import { LABS, runLab } from "./mod.ts";
@@ -62,4 +63,4 @@ async function main(): Promise<void> {
   if (failed > 0) Deno.exit(1);
 }
 
-if (import.meta.main) runTool(main);
+if (import.meta.main) runApp(main);

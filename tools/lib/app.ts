@@ -3,12 +3,40 @@
  * statistics every second, and leave the device quiet (or give it back to
  * its kernel driver) at the end.
  *
+ * Every tool starts through {@link runApp}, which turns the errors we foresee
+ * into one line and an exit code.
+ *
  * @module
  */
 
 import type { IxyDevice } from "../../src/device.ts";
 import { DeviceStats, formatStatsDiff } from "../../src/stats.ts";
 import { intOption } from "./cli.ts";
+import { runTool } from "../../src/error.ts";
+import { VmError } from "../vm/errors.ts";
+
+/**
+ * Runs a tool's main function: an error we foresaw (an `IxyError` of the
+ * driver, a {@link VmError} of the lab VM, a malformed option) becomes one line
+ * on stderr and a non-zero exit code — a VmError keeps its own (2 for bad
+ * options, 124 for a timeout, 125 for a VM that could not start or died);
+ * anything else is a bug and keeps its stack trace.
+ *
+ *     if (import.meta.main) runApp(main);
+ *
+ * @param main the tool
+ */
+export function runApp(main: () => Promise<void> | void): Promise<void> {
+  return runTool(async () => {
+    try {
+      await main();
+    } catch (error) {
+      if (!(error instanceof VmError)) throw error;
+      console.error(`error: ${error.message}`);
+      Deno.exit(error.exitCode);
+    }
+  });
+}
 
 /** Becomes `stopped` on SIGINT (Ctrl-C) or SIGTERM. */
 export class StopSignal {

@@ -9,6 +9,19 @@
  */
 
 import { VmError } from "./errors.ts";
+import {
+  applyInstallPlan,
+  BACKPORTS,
+  describePlan,
+  type HostFacts,
+  type InstallPlan,
+  type InstallSystem,
+  manualInstallMessage,
+  parseIndexTargets,
+  parseOsRelease,
+  planInstall,
+  QEMU_PACKAGE,
+} from "./install.ts";
 
 /** The Debian packages that provide the host programs the lab VM uses. */
 export const HOST_PACKAGES: readonly string[] = [
@@ -17,11 +30,6 @@ export const HOST_PACKAGES: readonly string[] = [
   "cpio",
   "kmod",
 ];
-
-/** The one command a person should run to get every host program the lab VM needs. */
-export const INSTALL_HINT: string = `apt-get install --no-install-recommends ${
-  HOST_PACKAGES.join(" ")
-}`;
 
 /** Absolute paths of the host programs the lab VM uses. */
 export interface HostTools {
@@ -225,6 +233,12 @@ export function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/**
+ * Names a QEMU to use instead of the one on PATH (e.g. one built from source):
+ * `IXY_VM_QEMU=/opt/qemu/bin/qemu-system-x86_64`. Then nothing is installed for QEMU.
+ */
+export const QEMU_ENV = "IXY_VM_QEMU";
+
 /** Options of {@link ensureHostTools}. */
 export interface EnsureHostToolsOptions {
   /** Where progress messages go (default: nowhere). */
@@ -233,8 +247,9 @@ export interface EnsureHostToolsOptions {
 
 /**
  * Finds the host programs the lab VM needs. When some are missing and we are
- * root in CI (`CI=true`), installs them with apt-get; otherwise fails with a
- * message that gives the exact `apt-get install` command to run.
+ * root on a machine with apt, installs them (QEMU from bookworm-backports on
+ * Debian 12; see install.ts), saying what and showing apt's progress;
+ * otherwise fails with a message that gives the one command to run as root.
  *
  * @param options where to report progress
  * @returns the paths of all the programs
@@ -242,23 +257,135 @@ export interface EnsureHostToolsOptions {
 export async function ensureHostTools(options: EnsureHostToolsOptions = {}): Promise<HostTools> {
   let found = lookUpTools();
   if (found.tools) return found.tools;
-  if (isRoot() && Deno.env.get("CI") === "true") {
-    options.log?.(`Installing ${found.missingPackages.join(" ")} with apt-get (CI=true, root)`);
-    const env = { DEBIAN_FRONTEND: "noninteractive" };
-    const purpose = "install the lab VM's host packages";
-    await runTool("apt-get", ["update"], { env, purpose });
-    await runTool(
-      "apt-get",
-      ["install", "-y", "--no-install-recommends", ...found.missingPackages],
-      { env, purpose },
-    );
-    found = lookUpTools();
-    if (found.tools) return found.tools;
+  const missing = found.missingPrograms.join(", ");
+  const plan = planInstall(await probeHost(), found.missingPackages);
+  if (!plan.automatic) {
+    throw new VmError(manualInstallMessage(plan, `Cannot boot the lab VM: ${missing} not found`));
   }
+  await installPackages(plan, `The lab VM needs ${missing}`, options.log);
+  found = lookUpTools();
+  if (found.tools) return found.tools;
   throw new VmError(
-    `Cannot boot the lab VM: ${found.missingPrograms.join(", ")} not found. ` +
-      `Install it: ${INSTALL_HINT}`,
+    `Cannot boot the lab VM: ${found.missingPrograms.join(", ")} still not found after ` +
+      `installing ${plan.packages.join(" ")}. Install by hand: ${plan.command}`,
   );
+}
+
+/**
+ * Carries out an automatic install plan on this machine, announcing it first.
+ *
+ * @param plan an {@link InstallPlan.automatic} plan
+ * @param why what needs the packages, for the announcement
+ * @param log where progress goes (apt's own output goes to stderr)
+ */
+export async function installPackages(
+  plan: InstallPlan,
+  why: string,
+  log: (message: string) => void = (m) => console.error(m),
+): Promise<void> {
+  log(`${why}: ${describePlan(plan)} (running as root; apt's output follows)`);
+  await applyInstallPlan(plan, HOST_INSTALL_SYSTEM, log);
+  log(`Installed ${plan.packages.join(" ")}`);
+}
+
+/** Finds out what {@link planInstall} needs to know about this machine. */
+export async function probeHost(): Promise<HostFacts> {
+  const exists = (path: string): boolean => {
+    try {
+      Deno.statSync(path);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const readText = (path: string): string | undefined => {
+    try {
+      return Deno.readTextFileSync(path);
+    } catch {
+      return undefined;
+    }
+  };
+  const apt = findExecutable("apt-get") !== undefined;
+  let backportsEnabled = false;
+  if (apt) {
+    try {
+      const out = await runTool(
+        "apt-get",
+        ["indextargets", "--no-release-info", "--format", "$(RELEASE) $(COMPONENT)"],
+        { purpose: "list apt's sources" },
+      );
+      backportsEnabled = parseIndexTargets(out.stdout);
+    } catch {
+      // an apt too old to answer: we then assume no backports
+    }
+  }
+  return {
+    root: isRoot(),
+    apt,
+    os: parseOsRelease(readText("/etc/os-release") ?? readText("/usr/lib/os-release") ?? ""),
+    backportsEnabled,
+    backportsFileExists: exists(BACKPORTS.sourcePath),
+    keyring: exists(BACKPORTS.keyring),
+  };
+}
+
+/** The real machine, for {@link applyInstallPlan}. */
+export const HOST_INSTALL_SYSTEM: InstallSystem = {
+  async writeFile(path: string, text: string): Promise<void> {
+    // Write next to it and rename: apt never sees half a file. The temporary
+    // file sits one directory up, where apt does not look for sources.
+    const dir = path.slice(0, path.lastIndexOf("/"));
+    const scratch = await Deno.makeTempFile({ dir: `${dir}/..`, prefix: ".ixy-ts-" });
+    try {
+      await Deno.writeTextFile(scratch, text);
+      await Deno.chmod(scratch, 0o644);
+      await Deno.rename(scratch, path);
+    } catch (error) {
+      await Deno.remove(scratch).catch(() => {});
+      throw new VmError(`Cannot write ${path}: ${errorText(error)}`);
+    }
+  },
+  async removeFile(path: string): Promise<void> {
+    await Deno.remove(path).catch(() => {});
+  },
+  async run(argv: readonly string[]): Promise<void> {
+    await runShowingOutput(argv, `run ${argv.slice(0, 2).join(" ")}`);
+  },
+};
+
+/**
+ * Runs a program and copies its output (stdout and stderr) to our stderr as
+ * it comes, so apt's progress shows without mixing into a command's stdout.
+ *
+ * @param argv program and arguments
+ * @param purpose what we were trying to do, for the error message
+ */
+async function runShowingOutput(argv: readonly string[], purpose: string): Promise<void> {
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command(argv[0], {
+      args: argv.slice(1),
+      env: { DEBIAN_FRONTEND: "noninteractive" },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+  } catch (error) {
+    throw new VmError(`Cannot ${purpose}: could not start ${argv[0]} (${errorText(error)}).`);
+  }
+  const copy = async (from: ReadableStream<Uint8Array>): Promise<void> => {
+    for await (const chunk of from) {
+      let at = 0;
+      while (at < chunk.length) at += await Deno.stderr.write(chunk.subarray(at));
+    }
+  };
+  const [status] = await Promise.all([child.status, copy(child.stdout), copy(child.stderr)]);
+  if (!status.success) {
+    throw new VmError(
+      `Cannot ${purpose}: \`${argv.join(" ")}\` failed with exit code ${status.code} ` +
+        "(its output is above).",
+    );
+  }
 }
 
 /** What {@link lookUpTools} found. */
@@ -279,13 +406,35 @@ function lookUpTools(): LookUp {
     return "";
   };
   const tools: HostTools = {
-    qemu: need(findExecutable("qemu-system-x86_64"), "qemu-system-x86_64", "qemu-system-x86"),
+    qemu: need(findQemu(), "qemu-system-x86_64", QEMU_PACKAGE),
     busybox: need(findStaticBusybox(), "a static busybox", "busybox-static"),
     cpio: need(findExecutable("cpio"), "cpio", "cpio"),
     modprobe: need(findExecutable("modprobe"), "modprobe", "kmod"),
     depmod: need(findExecutable("depmod"), "depmod", "kmod"),
   };
-  return missingPrograms.length === 0
-    ? { tools, missingPrograms, missingPackages }
-    : { missingPrograms, missingPackages };
+  if (missingPrograms.length === 0) return { tools, missingPrograms, missingPackages };
+  // Not needed, but worth taking along when apt runs anyway: without xz the
+  // kernel is not unpacked once (vmlinux.ts) and every boot is ~2 s slower.
+  if (!findExecutable("xz")) missingPackages.push("xz-utils");
+  return { missingPrograms, missingPackages };
+}
+
+/**
+ * QEMU's PC emulator: the one {@link QEMU_ENV} names, else the one on PATH.
+ *
+ * @returns its path, or undefined when there is none on PATH
+ */
+function findQemu(): string | undefined {
+  const override = Deno.env.get(QEMU_ENV);
+  if (override === undefined || override === "") return findExecutable("qemu-system-x86_64");
+  try {
+    const info = Deno.statSync(override);
+    if (info.isFile && ((info.mode ?? 0o755) & 0o111) !== 0) return override;
+  } catch {
+    // reported below
+  }
+  throw new VmError(
+    `Cannot boot the lab VM: ${QEMU_ENV}=${override} is not an executable program. ` +
+      `Point ${QEMU_ENV} at a qemu-system-x86_64, or unset it to use the one on PATH.`,
+  );
 }

@@ -11,6 +11,7 @@ import { EXIT_VM_FAILURE, VmError } from "./errors.ts";
 import { HELP, parseCliArgs } from "./options.ts";
 import { runInVm } from "./run_vm.ts";
 import { setupVm } from "./setup.ts";
+import { DEVICE_MIN_QEMU, versionAtLeast } from "./qemu_version.ts";
 
 /** Progress messages go to stderr, marked so they stand out from the command's output. */
 function log(message: string): void {
@@ -30,8 +31,16 @@ export async function main(args: readonly string[]): Promise<number> {
       console.log(HELP);
       return 0;
     case "setup": {
-      const { kernel, initramfs } = await setupVm({ log });
+      const { kernel, initramfs, qemu } = await setupVm({ log });
       log(`Ready: kernel ${kernel.version} (${kernel.bootImage}), initramfs ${initramfs}`);
+      const igb = DEVICE_MIN_QEMU.igb;
+      log(
+        `QEMU ${qemu.version} (${qemu.path})` +
+          (versionAtLeast(qemu.version, igb)
+            ? ""
+            : `: enough for everything but igb, which needs QEMU ${igb} (Debian 12: from ` +
+              "bookworm-backports; a task that uses igb gets it as root, or says how)"),
+      );
       return 0;
     }
     case "run": {

@@ -21,11 +21,22 @@ export {
   IOMMU_NIC_MAC,
   MAX_NICS,
   MAX_NICS_IOMMU,
+  NIC_MODELS,
+  type NicModel,
+  nicSlots,
+  readQemuLog,
   vmNicAddress,
   vmNicMac,
 } from "./qemu.ts";
 export { ensureKernel, type EnsureKernelOptions, type Kernel } from "./kernel.ts";
 export { ensureInitramfs, type EnsureInitramfsOptions } from "./initramfs.ts";
-export { ensureHostTools, type EnsureHostToolsOptions, type HostTools } from "./host.ts";
+export { ensureHostTools, type EnsureHostToolsOptions, type HostTools, QEMU_ENV } from "./host.ts";
 export { EXIT_TIMEOUT, EXIT_USAGE, EXIT_VM_FAILURE, VmError } from "./errors.ts";
 export { type SetupResult, setupVm } from "./setup.ts";
+export {
+  DEVICE_MIN_QEMU,
+  type QemuInfo,
+  type QemuRequirement,
+  qemuVersion,
+  requireQemu,
+} from "./qemu_version.ts";

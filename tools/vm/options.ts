@@ -7,7 +7,15 @@
 
 import { parseArgs } from "node:util";
 import { EXIT_TIMEOUT, EXIT_USAGE, EXIT_VM_FAILURE, VmError } from "./errors.ts";
-import { IOMMU_NIC_ADDRESS, MAX_NICS, MAX_NICS_IOMMU } from "./qemu.ts";
+import {
+  IOMMU_NIC_ADDRESS,
+  IOMMU_NIC_SLOT,
+  MAX_NICS,
+  MAX_NICS_IOMMU,
+  NIC_MODELS,
+  type NicModel,
+  nicSlots,
+} from "./qemu.ts";
 
 /** How the NICs are connected on the host side. */
 export type NicBackendKind = "hub" | "udp";
@@ -62,6 +70,18 @@ export interface VmOptions {
    * it, the driver's modern transport can be tried as root (sysfs BARs).
    */
   readonly modernNics?: boolean;
+  /**
+   * The model of each NIC, e.g. `["e1000", "e1000", "virtio", "virtio"]`
+   * (default: all `virtio`). Without {@link nics}, its length is the number
+   * of NICs. Slots: see `nicSlots` in tools/vm/qemu.ts (`vmNicAddress(i,
+   * models)` gives NIC i's address).
+   */
+  readonly nicModels?: readonly NicModel[];
+  /**
+   * A host file for QEMU's `-d guest_errors,unimp` log (see `readQemuLog` in
+   * tools/vm/qemu.ts): what the guest did that QEMU's device models reject.
+   */
+  readonly qemuLog?: string;
 }
 
 /** Default values of the numeric options. */
@@ -101,6 +121,10 @@ export interface ResolvedVmOptions {
   readonly iommu: boolean;
   /** Modern virtio NICs (see {@link VmOptions.modernNics}). */
   readonly modernNics: boolean;
+  /** The model of each NIC (one per NIC). */
+  readonly nicModels: readonly NicModel[];
+  /** QEMU's guest-error log file, if one was asked for. */
+  readonly qemuLog: string | undefined;
 }
 
 /**
@@ -114,7 +138,7 @@ export function resolveVmOptions(options: VmOptions = {}): ResolvedVmOptions {
   const cpus = options.cpus ?? DEFAULTS.cpus;
   const memoryMiB = options.memoryMiB ?? DEFAULTS.memoryMiB;
   const hugepages = options.hugepages ?? DEFAULTS.hugepages;
-  const nics = options.nics ?? DEFAULTS.nics;
+  const nics = options.nics ?? options.nicModels?.length ?? DEFAULTS.nics;
   const nicBackend = options.nicBackend ?? DEFAULTS.nicBackend;
   const timeoutSeconds = options.timeoutSeconds ?? DEFAULTS.timeoutSeconds;
   checkInteger("cpus", cpus, 1, 64);
@@ -143,6 +167,25 @@ export function resolveVmOptions(options: VmOptions = {}): ResolvedVmOptions {
     for (const hub of options.hubs) checkInteger("hubs", hub, 0, 1 << 16);
     hubs = [...options.hubs];
   }
+  const nicModels: NicModel[] = Array.from({ length: nics }, () => "virtio");
+  if (options.nicModels !== undefined) {
+    if (options.nicModels.length !== nics) {
+      throw usage(
+        `--nic-models needs one model per NIC (${nics}), got ${options.nicModels.length}`,
+      );
+    }
+    for (const model of options.nicModels) {
+      if (!NIC_MODELS.includes(model)) {
+        throw usage(`--nic-models: unknown model "${model}", use one of ${NIC_MODELS.join(", ")}`);
+      }
+    }
+    nicModels.splice(0, nics, ...options.nicModels);
+    try {
+      nicSlots(nicModels, iommu ? IOMMU_NIC_SLOT - 1 : 0x1f);
+    } catch (error) {
+      throw usage(`--nic-models: ${(error as Error).message}`);
+    }
+  }
   if (options.udpBasePort !== undefined) {
     if (nicBackend !== "udp") throw usage("--udp-port only applies to --nic-backend udp");
     checkInteger("udp-port", options.udpBasePort, 1024, 65535 - MAX_NICS);
@@ -159,6 +202,8 @@ export function resolveVmOptions(options: VmOptions = {}): ResolvedVmOptions {
     verbose: options.verbose ?? false,
     iommu,
     modernNics: options.modernNics ?? false,
+    nicModels,
+    qemuLog: options.qemuLog,
   };
 }
 
@@ -197,7 +242,8 @@ there: --no-check skips type checking, which is slow under emulation.
 The NICs: N virtio-net NICs (legacy interface, I/O-port BAR0) at PCI
 0000:00:10.0, 0000:00:11.0, ... (NIC i in slot 0x10+i) with MACs
 02:69:78:79:00:ii, driven by the kernel as eth0, eth1, ... until a driver
-unbinds them. They are never connected to the host's network.
+unbinds them (other models: --nic-models). They are never connected to the
+host's network.
 
 Options:
   --cpus N           virtual CPUs (default ${DEFAULTS.cpus})
@@ -219,6 +265,20 @@ Options:
                      ${IOMMU_NIC_ADDRESS} on hub 0 whose DMA the IOMMU translates
                      (the legacy virtio NICs bypass it). Load VFIO in the
                      guest with: modprobe vfio-pci
+  --nic-models M0,M1,...
+                     the model of each NIC (default: all virtio), one of
+                     ${NIC_MODELS.join(", ")}; sets --nics if that is not given.
+                     e1000: Intel 82540EM (8086:100e), e1000-82545em: 82545EM
+                     (8086:100f), igb: Intel 82576 (QEMU 8.0 or newer),
+                     rtl8139: Realtek (no ixy.ts driver). The kernel drives
+                     only the virtio NICs at boot (modprobe e1000 / igb for
+                     the others). An igb NIC sits in a slot below 0x10 (QEMU
+                     keeps the slots 16 and 17 above it for its VFs) and the
+                     others skip those slots: vmNicAddress(i, models) in
+                     tools/vm/mod.ts says where each one is.
+  --qemu-log FILE    QEMU logs guest errors (-d guest_errors,unimp) to FILE:
+                     the guest's driver did something the device model calls
+                     wrong. Empty or missing file = none.
   --modern-nics      modern virtio 1.x NICs (1af4:1041, disable-legacy=on,
                      iommu_platform=on) instead of legacy ones: with --iommu
                      their DMA goes through the IOMMU, so VFIO needs no root
@@ -264,6 +324,8 @@ export function parseCliArgs(args: readonly string[]): CliRequest {
         verbose: { type: "boolean" },
         iommu: { type: "boolean" },
         "modern-nics": { type: "boolean" },
+        "nic-models": { type: "string" },
+        "qemu-log": { type: "string" },
         setup: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
@@ -297,6 +359,8 @@ export function parseCliArgs(args: readonly string[]): CliRequest {
     verbose: values.verbose ?? false,
     iommu: values.iommu ?? false,
     modernNics: values["modern-nics"] ?? false,
+    nicModels: values["nic-models"]?.split(",").map((m) => m.trim() as NicModel),
+    qemuLog: values["qemu-log"],
     env: parseEnv(values.env ?? []),
   };
   resolveVmOptions(options); // report bad values now, before any work

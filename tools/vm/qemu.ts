@@ -41,15 +41,101 @@ export const IOMMU_NIC_MAC = "02:69:78:79:01:00";
 export const NINEP_SLOTS = { hostroot: 0x08, ixyrun: 0x09 } as const;
 
 /**
+ * The NIC models the lab VM can give a NIC (QEMU's `-device` names, except
+ * `virtio`, which is `virtio-net-pci`):
+ *
+ * - `virtio`: virtio-net, legacy or (with {@link QemuSpec.modernNics}) modern;
+ *   the kernel's virtio_net drives it at boot.
+ * - `e1000`: Intel 82540EM (8086:100e), QEMU's default NIC; `e1000-82545em`:
+ *   Intel 82545EM (8086:100f). The kernel's e1000 driver is not loaded at
+ *   boot (`modprobe e1000` to make the kernel a peer on such a NIC).
+ * - `igb`: Intel 82576 (8086:10c9, QEMU 8.0 or newer). QEMU models its SR-IOV:
+ *   the PF reserves slots +16 and +17 of its own for its VFs, see {@link nicSlots}.
+ * - `rtl8139`: Realtek RTL8139 (10ec:8139), a NIC none of our drivers takes
+ *   (for the tests of the "unsupported NIC" error).
+ */
+export type NicModel = "virtio" | "e1000" | "e1000-82545em" | "igb" | "rtl8139";
+
+/** Every {@link NicModel}, for checks and help texts. */
+export const NIC_MODELS: readonly NicModel[] = [
+  "virtio",
+  "e1000",
+  "e1000-82545em",
+  "igb",
+  "rtl8139",
+];
+
+/**
+ * QEMU's igb (hw/net/igb.c) puts the VFs of a PF at slot `s` at device/function
+ * numbers 0x80 + 2k above the PF's, k = 0..7: slots `s + 16` and `s + 17`. QEMU
+ * reserves them when the PF is created, so no other device may sit there, and a
+ * PF above slot 0x0e fails ("VF addr overflows": bus 0 has 32 slots).
+ */
+const IGB_VF_SLOT_OFFSETS = [16, 17] as const;
+
+/** Slots an igb PF may take: below 0x0f (see above), not 0..2 (host/ISA bridges) nor the 9p slots. */
+const IGB_PF_SLOTS = [0x03, 0x04, 0x05, 0x06, 0x07, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e] as const;
+
+/**
+ * The PCI slot of each NIC on bus 0, the one place that decides them. Without
+ * igb NICs, NIC i sits in slot `0x10 + i` (0x10, 0x11, ...). An igb NIC takes
+ * the lowest slot of {@link IGB_PF_SLOTS} whose two VF slots (+16, +17; see
+ * {@link IGB_VF_SLOT_OFFSETS}) are still free, and every other NIC takes the
+ * lowest free slot from 0x10 up, skipping the ones igb VFs hold. E.g.
+ * `igb, igb, virtio` gives 0x03 (VFs 0x13, 0x14), 0x05 (VFs 0x15, 0x16), 0x10.
+ *
+ * @param models the model of each NIC, in NIC order
+ * @param topSlot the highest slot NICs may use (0x1f; lower on q35, whose ISA
+ *   bridge sits in 0x1f)
+ * @returns the slot of each NIC
+ * @throws RangeError when the NICs do not fit on bus 0
+ */
+export function nicSlots(models: readonly NicModel[], topSlot = 0x1f): number[] {
+  const taken = new Set<number>();
+  const slots: number[] = new Array(models.length);
+  // igb first: their VF slots constrain where everything else can go.
+  for (const [i, model] of models.entries()) {
+    if (model !== "igb") continue;
+    const pf = IGB_PF_SLOTS.find((slot) =>
+      !taken.has(slot) &&
+      IGB_VF_SLOT_OFFSETS.every((o) => slot + o <= topSlot && !taken.has(slot + o))
+    );
+    if (pf === undefined) {
+      throw new RangeError(`NIC ${i}: no PCI slot left for another igb NIC (and its VFs)`);
+    }
+    slots[i] = pf;
+    taken.add(pf);
+    for (const o of IGB_VF_SLOT_OFFSETS) taken.add(pf + o);
+  }
+  let next = FIRST_NIC_SLOT;
+  for (const [i, model] of models.entries()) {
+    if (model === "igb") continue;
+    while (taken.has(next)) next++;
+    if (next > topSlot) {
+      throw new RangeError(`NIC ${i}: no PCI slot left on bus 0 (slots 0x10..${hex(topSlot)})`);
+    }
+    slots[i] = next;
+    taken.add(next);
+  }
+  return slots;
+}
+
+/**
  * The PCI address the guest sees for NIC `i` (domain:bus:slot.function), the
  * name of its directory in /sys/bus/pci/devices and what our driver takes.
  *
  * @param index NIC number, from 0
+ * @param models the model of every NIC of the VM, as given to it (default:
+ *   all virtio, where NIC i sits in slot 0x10+i); see {@link nicSlots}
  * @returns e.g. `0000:00:10.0` for NIC 0, `0000:00:11.0` for NIC 1
  */
-export function vmNicAddress(index: number): string {
+export function vmNicAddress(index: number, models?: readonly NicModel[]): string {
   checkNicIndex(index);
-  return `0000:00:${(FIRST_NIC_SLOT + index).toString(16).padStart(2, "0")}.0`;
+  const slot = models === undefined ? FIRST_NIC_SLOT + index : nicSlots(models)[index];
+  if (slot === undefined) {
+    throw new RangeError(`NIC index ${index} is past the ${models?.length} NICs given`);
+  }
+  return `0000:00:${slot.toString(16).padStart(2, "0")}.0`;
 }
 
 /**
@@ -127,6 +213,18 @@ export interface QemuSpec {
    * 6.1) and VFIO can hand them to a normal user. Default false.
    */
   readonly modernNics?: boolean;
+  /**
+   * The model of each NIC (one per entry of {@link nics}; default all
+   * `virtio`). Slots follow {@link nicSlots}.
+   */
+  readonly nicModels?: readonly NicModel[];
+  /**
+   * A host file for QEMU's own log of what the guest did wrong: `-d
+   * guest_errors,unimp` (a driver touching registers or descriptors in a way
+   * the device model rejects, or using a feature the model lacks) goes there.
+   * Tests read it with {@link readQemuLog} and expect no line.
+   */
+  readonly qemuLog?: string;
 }
 
 /**
@@ -194,24 +292,16 @@ export function qemuArgs(spec: QemuSpec): string[] {
   // (A comma in a QEMU option value is written as two commas.)
   add("-fsdev", `local,id=ixyrun,path=${spec.runDir.replaceAll(",", ",,")},security_model=none`);
   add("-device", `virtio-9p-pci,fsdev=ixyrun,mount_tag=ixyrun,addr=${hex(NINEP_SLOTS.ixyrun)}`);
+  const models = spec.nicModels ?? spec.nics.map(() => "virtio" as const);
+  if (models.length !== spec.nics.length) {
+    throw new RangeError(`nicModels has ${models.length} entries for ${spec.nics.length} NICs`);
+  }
+  // q35 (the IOMMU machine) keeps slot 0x1f for its ISA bridge and 0x1e for
+  // its e1000 (IOMMU_NIC_SLOT).
+  const slots = nicSlots(models, spec.iommu ? IOMMU_NIC_SLOT - 1 : 0x1f);
   for (const [i, backend] of spec.nics.entries()) {
     add("-netdev", netdev(i, backend));
-    // A transitional virtio NIC with the legacy interface only
-    // (disable-modern=on): registers in I/O-port BAR0. Or, with modernNics, a
-    // virtio 1.x NIC without the legacy interface (disable-legacy=on, PCI ID
-    // 1af4:1041; registers in memory BAR4) whose DMA follows the platform's
-    // IOMMU (iommu_platform=on: it offers VIRTIO_F_ACCESS_PLATFORM; with
-    // intel-iommu that alone routes its DMA through the IOMMU, ats=on would
-    // only add a device IOTLB). The kernel's virtio_net drives both kinds.
-    // Fixed slot and MAC so tests know them; romfile= skips the PXE boot ROM.
-    add(
-      "-device",
-      `virtio-net-pci,netdev=net${i},mac=${vmNicMac(i)},addr=${hex(FIRST_NIC_SLOT + i)}` +
-        (spec.modernNics
-          ? ",disable-legacy=on,disable-modern=off,iommu_platform=on"
-          : ",disable-modern=on") +
-        ",romfile=",
-    );
+    add("-device", nicDevice(models[i], i, slots[i], spec.modernNics ?? false));
   }
   for (const device of spec.extraDevices ?? []) add("-device", device);
   if (spec.iommu) {
@@ -222,7 +312,61 @@ export function qemuArgs(spec: QemuSpec): string[] {
       `e1000,netdev=iommunic,mac=${IOMMU_NIC_MAC},addr=${hex(IOMMU_NIC_SLOT)},romfile=`,
     );
   }
+  if (spec.qemuLog !== undefined) {
+    // QEMU's log: guest_errors = the guest did something the device model
+    // calls wrong (e.g. a register written with a reserved value, DMA from a
+    // bad address); unimp = it used something the model does not implement.
+    add("-d", "guest_errors,unimp", "-D", spec.qemuLog);
+  }
   return args;
+}
+
+/**
+ * The `-device` value of NIC `i`: fixed slot and MAC so tests know them;
+ * `romfile=` skips the PXE boot ROM (nothing boots from the network here).
+ */
+function nicDevice(model: NicModel, i: number, slot: number, modern: boolean): string {
+  const common = `netdev=net${i},mac=${vmNicMac(i)},addr=${hex(slot)}`;
+  switch (model) {
+    case "virtio":
+      // A transitional virtio NIC with the legacy interface only
+      // (disable-modern=on): registers in I/O-port BAR0. Or, with modernNics, a
+      // virtio 1.x NIC without the legacy interface (disable-legacy=on, PCI ID
+      // 1af4:1041; registers in memory BAR4) whose DMA follows the platform's
+      // IOMMU (iommu_platform=on: it offers VIRTIO_F_ACCESS_PLATFORM; with
+      // intel-iommu that alone routes its DMA through the IOMMU, ats=on would
+      // only add a device IOTLB). The kernel's virtio_net drives both kinds.
+      return `virtio-net-pci,${common}` +
+        (modern
+          ? ",disable-legacy=on,disable-modern=off,iommu_platform=on"
+          : ",disable-modern=on") +
+        ",romfile=";
+    case "e1000":
+    case "e1000-82545em":
+    case "igb":
+    case "rtl8139":
+      // QEMU's models of Intel 82540EM / 82545EM / 82576 and Realtek RTL8139.
+      return `${model},${common},romfile=`;
+  }
+}
+
+/**
+ * The lines of a QEMU log written with {@link QemuSpec.qemuLog}: each one a
+ * guest error or an unimplemented feature the guest used. A missing file
+ * (QEMU logged nothing and never created it) is no lines.
+ *
+ * @param path the log file
+ * @returns its non-empty lines
+ */
+export function readQemuLog(path: string): string[] {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return [];
+    throw error;
+  }
+  return text.split("\n").filter((line) => line.trim() !== "");
 }
 
 /**

@@ -2,7 +2,8 @@
  * {@link runInVm}: boot the lab VM, run one command in it, return its exit
  * code and output. This file ties the other parts together:
  *
- *   host.ts       find QEMU, busybox, cpio, kmod (install them in CI)
+ *   host.ts       find QEMU, busybox, cpio, kmod (as root: install them, install.ts)
+ *   qemu_version.ts  which QEMU; requireQemu for device models it may lack
  *   kernel.ts     fetch and unpack Debian's kernel into the cache
  *   initramfs.ts  build the initramfs whose /init boots the guest
  *   run_dir.ts    the per-run directory: command in, exit code out
@@ -19,6 +20,7 @@ import { ensureKernel } from "./kernel.ts";
 import { resolveVmOptions, type VmOptions } from "./options.ts";
 import { kernelCommandLine, type NicBackend, qemuArgs, udpPairBackends } from "./qemu.ts";
 import { checkGuestVisible, createRunDir, guestEnvironment, readRunDir } from "./run_dir.ts";
+import { qemuRequirementOf, requireQemu } from "./qemu_version.ts";
 
 /** The outcome of a command run in the lab VM. */
 export interface VmResult {
@@ -91,6 +93,8 @@ export async function runInVm(command: string, options: VmOptions = {}): Promise
       extraDevices: options.extraDevices,
       iommu: settings.iommu,
       modernNics: settings.modernNics,
+      nicModels: settings.nicModels,
+      qemuLog: settings.qemuLog,
     });
     return await runQemu(tools.qemu, args, runDir, options, settings.timeoutSeconds);
   } finally {
@@ -115,6 +119,10 @@ async function runQemu(
   options: VmOptions,
   timeoutSeconds: number,
 ): Promise<VmResult> {
+  // A device model newer than the QEMU here (igb needs 8.0): say so now, with
+  // the way to get it, rather than let QEMU fail with "not a valid device model".
+  const need = qemuRequirementOf(args);
+  if (need) await requireQemu({ ...need, log: options.log });
   const started = performance.now();
   const child = new Deno.Command(qemu, {
     args,

@@ -3,7 +3,7 @@
 # start leaves the NIC with its kernel driver. Each case prints
 #   CASE <name> exit=<code>
 #   <the tool's output>
-# Needs an e1000 at 00:1e.0 (tests/vm/virtio_test.ts adds it with extraDevices).
+# Needs a Realtek RTL8139 at 00:1e.0 (tests/vm/virtio_test.ts adds it with extraDevices).
 set -u
 RUN="$IXY_DENO run -A --no-check"
 OURS=0000:00:10.0
@@ -18,7 +18,7 @@ case_ missing $RUN tools/pktgen.ts 0000:00:1f.7
 case_ not-a-nic $RUN tools/pktgen.ts 0000:00:00.0
 case_ bad-option $RUN tools/pktgen.ts $OURS --size 20
 case_ frame-too-big $RUN tools/pktgen.ts $OURS --size 3000
-# An Intel e1000 (8086:100e) at 00:1e.0: a NIC, but not one we drive.
+# A Realtek RTL8139 (10ec:8139) at 00:1e.0: a NIC, but not one we drive.
 case_ unsupported $RUN tools/pktgen.ts 0000:00:1e.0
 case_ unknown-option $RUN tools/pktgen.ts $OURS --frobnicate
 # A kernel interface that is up is not taken without --force.

@@ -5,15 +5,21 @@
 # Run inside the lab VM:  deno task vm -- sh tests/vm/guest/kernel_to_rx.sh 2000
 set -eu
 COUNT=${1:-2000}
-OURS=0000:00:10.0
-PEER_PCI=0000:00:11.0
+# OURS / PEER_PCI / KMOD from the environment for other NIC models (tests/vm/e1000_test.ts):
+# KMOD is a kernel driver to load first (e.g. e1000, so that the kernel drives the peer).
+OURS=${OURS:-0000:00:10.0}
+PEER_PCI=${PEER_PCI:-0000:00:11.0}
+[ -n "${KMOD:-}" ] && modprobe "$KMOD"
 RUN="$IXY_DENO run -A --no-check"
-PEER=$(ls /sys/bus/pci/devices/$PEER_PCI/virtio*/net/)
+PEER=$(ls /sys/bus/pci/devices/$PEER_PCI/net/ 2>/dev/null ||
+  ls /sys/bus/pci/devices/$PEER_PCI/virtio*/net/)
 echo 1 > /proc/sys/net/ipv6/conf/"$PEER"/disable_ipv6
 ip link set "$PEER" up
 PEER_MAC=$(cat /sys/class/net/"$PEER"/address)
 rm -f /tmp/rx.ready
+# RX_RING_SIZE: descriptors of our receive ring (tests/vm/igb_test.ts: room for the whole burst).
 $RUN tests/vm/guest/rx_check.ts "$OURS" --count "$COUNT" --src-mac "$PEER_MAC" \
+  ${RX_RING_SIZE:+--rx-ring-size "$RX_RING_SIZE"} \
   --ready-file /tmp/rx.ready --timeout 60 > /tmp/rx.json &
 RX_PID=$!
 while [ ! -e /tmp/rx.ready ]; do sleep 0.2; done

@@ -5,10 +5,14 @@
 # Run inside the lab VM:  deno task vm -- sh tests/vm/guest/pktgen_to_kernel.sh 2000
 set -eu
 COUNT=${1:-2000}
-OURS=0000:00:10.0
-PEER_PCI=0000:00:11.0
+# OURS / PEER_PCI / KMOD from the environment for other NIC models (tests/vm/e1000_test.ts):
+# KMOD is a kernel driver to load first (e.g. e1000, so that the kernel drives the peer).
+OURS=${OURS:-0000:00:10.0}
+PEER_PCI=${PEER_PCI:-0000:00:11.0}
+[ -n "${KMOD:-}" ] && modprobe "$KMOD"
 RUN="$IXY_DENO run -A --no-check"
-PEER=$(ls /sys/bus/pci/devices/$PEER_PCI/virtio*/net/)
+PEER=$(ls /sys/bus/pci/devices/$PEER_PCI/net/ 2>/dev/null ||
+  ls /sys/bus/pci/devices/$PEER_PCI/virtio*/net/)
 # Keep the kernel quiet on the peer (no IPv6 autoconfiguration frames).
 echo 1 > /proc/sys/net/ipv6/conf/"$PEER"/disable_ipv6
 rm -f /tmp/peer.ready

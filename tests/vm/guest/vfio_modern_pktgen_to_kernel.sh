@@ -6,10 +6,14 @@
 #   deno task vm --iommu --modern-nics -- sh tests/vm/guest/vfio_modern_pktgen_to_kernel.sh 2000
 set -eu
 COUNT=${1:-2000}
-OURS=0000:00:10.0
-PEER_PCI=0000:00:11.0
+# OURS / PEER_PCI / KMOD from the environment for other NIC models (tests/vm/e1000_test.ts:
+# two e1000s, KMOD=e1000 so that the kernel drives the peer).
+OURS=${OURS:-0000:00:10.0}
+PEER_PCI=${PEER_PCI:-0000:00:11.0}
+[ -n "${KMOD:-}" ] && modprobe "$KMOD"
 . tests/vm/guest/vfio_modern_lib.sh
-PEER=$(ls /sys/bus/pci/devices/$PEER_PCI/virtio*/net/)
+PEER=$(ls /sys/bus/pci/devices/$PEER_PCI/net/ 2>/dev/null ||
+  ls /sys/bus/pci/devices/$PEER_PCI/virtio*/net/)
 echo 1 > /proc/sys/net/ipv6/conf/"$PEER"/disable_ipv6
 bind_nobody "$OURS" OURS
 rm -f /tmp/peer.ready
