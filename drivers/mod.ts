@@ -34,6 +34,8 @@ import { IXGBE_DEVICE_IDS, IXGBE_VENDOR_ID } from "./ixgbe/constants.ts";
 import { IxgbeDevice } from "./ixgbe/ixgbe.ts";
 import { E1000_DEVICE_IDS, E1000_VENDOR_ID } from "./e1000/constants.ts";
 import { E1000Device } from "./e1000/e1000.ts";
+import { IGB_DEVICE_IDS, IGB_VENDOR_ID } from "./igb/constants.ts";
+import { IgbDevice } from "./igb/igb.ts";
 
 /** Options for {@link ixyInit}. */
 export interface IxyInitOptions extends DeviceOptions {
@@ -95,6 +97,7 @@ export const DRIVERS: readonly IxyDriver[] = [
     open: E1000Device.open,
     msix: false,
   },
+  { name: "igb", vendorId: IGB_VENDOR_ID, deviceIds: IGB_DEVICE_IDS, open: IgbDevice.open },
 ];
 
 /** The driver for `vendorId:deviceId`, or undefined. */

@@ -8,10 +8,12 @@ import {
 } from "../../tools/bench/scenarios.ts";
 import { InstantVirtioDevice } from "../../tools/bench/instant_virtio.ts";
 import { InstantIxgbeDevice } from "../../tools/bench/instant_ixgbe.ts";
+import { InstantIgbDevice } from "../../tools/bench/instant_igb.ts";
 import { VirtioDevice } from "../../drivers/virtio/virtio.ts";
 import { IxgbeDevice } from "../../drivers/ixgbe/ixgbe.ts";
 import { InstantE1000Device } from "../../tools/bench/instant_e1000.ts";
 import { E1000Device } from "../../drivers/e1000/e1000.ts";
+import { IgbDevice } from "../../drivers/igb/igb.ts";
 import type { PktBuf } from "../../src/mempool.ts";
 
 Deno.test("bench scenarios move a full batch per step, steady state, every size", () => {
@@ -86,4 +88,25 @@ Deno.test("instant e1000 device: write-back seen by rxBatch, DD frees TX buffers
   drv.close();
   assert.equal(pool.freeCount, pool.buffers.length, "close() returned every buffer");
   assert.throws(() => drv.rxBatch(1, bufs, 1), /one queue per direction/);
+});
+
+Deno.test("instant igb device: write-back seen by rxBatch, DD frees TX buffers, close returns all", () => {
+  const dev = new InstantIgbDevice();
+  const drv = IgbDevice.attach(dev, dev.dma, { name: "t", linkTimeoutMs: 0 });
+  assert.equal(drv.getLinkSpeed(), 1000);
+  assert.equal(drv.getMacAddress().join(","), "2,105,120,121,190,3");
+  const bufs: PktBuf[] = new Array(64);
+  assert.equal(drv.rxBatch(0, bufs, 64), 0);
+  assert.equal(dev.receive(FRAME_SIZE, 40), 40);
+  const n = drv.rxBatch(0, bufs, 64);
+  assert.equal(n, 40);
+  for (let i = 0; i < n; i++) assert.equal(bufs[i].size, FRAME_SIZE);
+  const pool = drv.rxMempool(0);
+  const free = pool.freeCount;
+  assert.equal(drv.txBatch(0, bufs, n), n);
+  assert.equal(dev.transmit(), n);
+  drv.txBatch(0, bufs, 0); // cleans in batches of 32
+  assert.equal(pool.freeCount, free + 32);
+  drv.close();
+  assert.equal(pool.freeCount, pool.numEntries, "close() returned every buffer to the pool");
 });

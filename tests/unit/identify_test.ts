@@ -20,6 +20,8 @@ Deno.test("driver table: PCI IDs pick the driver, unknown IDs none", () => {
   assert.equal(findDriver(0x8086, 0x100e)?.name, "e1000", "82540EM, QEMU -device e1000");
   assert.equal(findDriver(0x8086, 0x100f)?.name, "e1000", "82545EM, QEMU -device e1000-82545em");
   assert.equal(findDriver(0x8086, 0x100c), undefined, "82544GC (e1000-82544gc): not claimed");
+  assert.equal(findDriver(0x8086, 0x10c9)?.name, "igb", "82576, QEMU -device igb");
+  assert.equal(findDriver(0x8086, 0x10ca), undefined, "82576 VF: not claimed");
   assert.equal(findDriver(0x10ec, 0x8139), undefined, "RTL8139: no driver of ours");
   for (const d of DRIVERS) {
     assert.ok(d.deviceIds.length > 0, d.name);

@@ -5,7 +5,7 @@
  * (the probe), prints Markdown tables and writes tools/bench/results.json for
  * `deno task bench:plot`.
  *
- *     deno run -A tools/bench/run.ts [--drivers virtio,ixgbe,e1000] [--modes fwd,tx]
+ *     deno run -A tools/bench/run.ts [--drivers virtio,ixgbe,e1000,igb] [--modes fwd,tx]
  *       [--batches 1,2,...] [--rounds N] [--no-probe] [--out FILE]
  *
  * Clock: cycles = ns × the CPU clock from /proc/cpuinfo ("cpu MHz"). On our

@@ -27,14 +27,16 @@ import { forward } from "../fwd.ts";
 import { InstantVirtioDevice } from "./instant_virtio.ts";
 import { InstantIxgbeDevice } from "./instant_ixgbe.ts";
 import { E1000Device } from "../../drivers/e1000/e1000.ts";
+import { IgbDevice } from "../../drivers/igb/igb.ts";
 import { InstantE1000Device } from "./instant_e1000.ts";
+import { InstantIgbDevice } from "./instant_igb.ts";
 
 /** Frame size of every benchmark: 60 bytes + CRC = 64, the ixy papers' minimum-size frames. */
 export const FRAME_SIZE = 60;
 /** The batch sizes of the papers' batch-size plots. */
 export const BATCH_SIZES = [1, 2, 4, 8, 16, 32, 64, 128, 256] as const;
 /** The drivers. */
-export const DRIVERS = ["virtio", "ixgbe", "e1000"] as const;
+export const DRIVERS = ["virtio", "ixgbe", "e1000", "igb"] as const;
 /** The modes. */
 export const MODES = ["fwd", "tx"] as const;
 
@@ -54,6 +56,7 @@ export function makeScenario(
 ): Scenario {
   if (driver === "virtio") return mode === "fwd" ? virtioFwd(batch) : virtioTx(batch);
   if (driver === "e1000") return mode === "fwd" ? e1000Fwd(batch) : e1000Tx(batch);
+  if (driver === "igb") return mode === "fwd" ? igbFwd(batch) : igbTx(batch);
   return mode === "fwd" ? ixgbeFwd(batch) : ixgbeTx(batch);
 }
 
@@ -156,5 +159,22 @@ function e1000Fwd(batch: number): Scenario {
 
 function e1000Tx(batch: number): Scenario {
   const p = e1000Port("instant-e1000-tx");
+  return { ...txScenario({ ...p, dma: p.dev.dma }, batch), check: () => undefined };
+}
+
+function igbPort(name: string): { dev: InstantIgbDevice; drv: IgbDevice } {
+  const dev = new InstantIgbDevice();
+  const drv = IgbDevice.attach(dev, dev.dma, { name, linkTimeoutMs: 0 });
+  return { dev, drv };
+}
+
+function igbFwd(batch: number): Scenario {
+  const a = igbPort("instant-igb-a");
+  const b = igbPort("instant-igb-b");
+  return { ...fwdScenario(a, b, batch), check: () => undefined };
+}
+
+function igbTx(batch: number): Scenario {
+  const p = igbPort("instant-igb-tx");
   return { ...txScenario({ ...p, dma: p.dev.dma }, batch), check: () => undefined };
 }

@@ -9,18 +9,23 @@
 set -eu
 RUN="$IXY_DENO run -A --no-check"
 BYTES=${1:-4194304}
+# Other NIC models (tests/vm/igb_test.ts): A_PCI / X_PCI / Y_PCI / B_PCI from the environment.
+A_PCI=${A_PCI:-0000:00:10.0}
+X_PCI=${X_PCI:-0000:00:11.0}
+Y_PCI=${Y_PCI:-0000:00:12.0}
+B_PCI=${B_PCI:-0000:00:13.0}
 FWD_RUN=$RUN
 if [ "${VFIO_AS_NOBODY:-0}" = 1 ]; then
   . tests/vm/guest/vfio_modern_lib.sh
-  bind_nobody 0000:00:11.0 X
-  bind_nobody 0000:00:12.0 Y
+  bind_nobody "$X_PCI" X
+  bind_nobody "$Y_PCI" Y
   FWD_RUN=$AS_NOBODY
 fi
 # KMOD (e.g. e1000): a kernel driver to load first, for NICs of other models.
 [ -n "${KMOD:-}" ] && modprobe "$KMOD"
 ifof() { ls /sys/bus/pci/devices/"$1"/net/ 2>/dev/null || ls /sys/bus/pci/devices/"$1"/virtio*/net/; }
-A_IF=$(ifof 0000:00:10.0)
-B_IF=$(ifof 0000:00:13.0)
+A_IF=$(ifof "$A_PCI")
+B_IF=$(ifof "$B_PCI")
 counters() { # ns ifname -> "rx tx"
   ip netns exec "$1" sh -c "cat /sys/class/net/$2/statistics/rx_packets /sys/class/net/$2/statistics/tx_packets" | tr '\n' ' '
 }
@@ -39,7 +44,7 @@ ip -n B link set lo up
 echo "A_BEFORE=$(counters A "$A_IF")"
 echo "B_BEFORE=$(counters B "$B_IF")"
 
-$FWD_RUN tools/fwd.ts 0000:00:11.0 0000:00:12.0 > /tmp/fwd.log 2>&1 &
+$FWD_RUN tools/fwd.ts "$X_PCI" "$Y_PCI" > /tmp/fwd.log 2>&1 &
 FWD=$!
 while ! grep -q '^fwd: .*<->' /tmp/fwd.log; do
   kill -0 $FWD 2>/dev/null || { cat /tmp/fwd.log; exit 1; }

@@ -17,7 +17,9 @@ echo 1 > /proc/sys/net/ipv6/conf/"$PEER"/disable_ipv6
 ip link set "$PEER" up
 PEER_MAC=$(cat /sys/class/net/"$PEER"/address)
 rm -f /tmp/rx.ready
+# RX_RING_SIZE: descriptors of our receive ring (tests/vm/igb_test.ts: room for the whole burst).
 $RUN tests/vm/guest/rx_check.ts "$OURS" --count "$COUNT" --src-mac "$PEER_MAC" \
+  ${RX_RING_SIZE:+--rx-ring-size "$RX_RING_SIZE"} \
   --ready-file /tmp/rx.ready --timeout 60 > /tmp/rx.json &
 RX_PID=$!
 while [ ! -e /tmp/rx.ready ]; do sleep 0.2; done

@@ -4,6 +4,7 @@
  * against the frame the peer built. Prints one JSON line.
  *
  *     deno run -A --no-check tests/vm/guest/rx_check.ts <pci> --count N --src-mac MAC
+ *       [--rx-ring-size N]   (descriptors of the receive ring, for the drivers that take it)
  *
  * @module
  */
@@ -24,11 +25,18 @@ function main(): void {
       "src-mac": { type: "string" },
       "ready-file": { type: "string" },
       timeout: { type: "string", default: "20" },
+      "rx-ring-size": { type: "string" },
     },
   });
   const count = Number(values.count);
   const template = new FrameTemplate({ srcMac: parseMac(values["src-mac"]!) });
-  const dev = ixyInit(positionals[0], { dma: dmaAllocatorFor(positionals[0]) });
+  // rxRingSize is an option of the ixgbe, e1000 and igb drivers (IxgbeOptions, E1000Options,
+  // IgbOptions); ixyInit hands its options to the driver, and virtio ignores it.
+  const options = {
+    dma: dmaAllocatorFor(positionals[0]),
+    rxRingSize: values["rx-ring-size"] === undefined ? undefined : Number(values["rx-ring-size"]),
+  };
+  const dev = ixyInit(positionals[0], options);
   // Tell the test script the driver is ready to receive.
   if (values["ready-file"]) Deno.writeTextFileSync(values["ready-file"], "ready\n");
   const checker = new SequenceChecker(count, template);

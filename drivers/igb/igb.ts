@@ -1,0 +1,757 @@
+/**
+ * The igb driver for the Intel 82576 GbE controller (QEMU's `-device igb`),
+ * written to be read next to drivers/ixgbe/ixgbe.ts: same structure, same
+ * function names, same order. The 82576 is the 82599's predecessor — the
+ * advanced descriptors, SRRCTL, RXDCTL/TXDCTL and the statistics are the
+ * same idea at other offsets — so where this file says nothing new, the
+ * ixgbe driver's comment applies. Read {@link IgbDevice.attach} first: it
+ * brings the NIC up in the order of the datasheet's section 4.5 ("Software
+ * Initialization and Diagnostics"), each step citing its section of the
+ * "Intel 82576 GbE Controller Datasheet".
+ *
+ * What is different, step by step (details in ./constants.ts):
+ *
+ * - Reset (4.5.5): stop the DMA first (CTRL.GIO_MASTER_DISABLE, wait for
+ *   STATUS.GIO_MASTER_ENABLE to clear), then CTRL.RST; no DMA-init-done bit.
+ * - Link (4.5.7): a copper PHY. CTRL.SLU lets the MAC follow it; the PHY's
+ *   auto-negotiation is restarted through MDIC (the MAC's window onto the PHY
+ *   registers), where the 82599 had AUTOC.AN_RESTART. STATUS, not LINKS, says
+ *   when the link is up and how fast.
+ * - Receive (4.5.9): RCTL holds what the 82599 spread over RXCTRL (enable),
+ *   FCTRL (promiscuous, broadcast) and HLREG0/RDRXCTL (CRC strip). Queue 0
+ *   comes out of reset *enabled*: we disable every queue before touching it.
+ * - Transmit (4.5.10): TCTL.EN instead of DMATXCTL.TE; no DCB arbiter to
+ *   pause, no packet-buffer split to program (one traffic class by default).
+ *
+ * JavaScript notes: as in ixgbe.ts — descriptors are words of a
+ * `Uint32Array`, 64-bit addresses two 32-bit halves, the device's writes are
+ * read with `Atomics.load` (C's `volatile`), and the packet path allocates
+ * nothing.
+ *
+ * @module
+ */
+
+import type { DeviceOptions, IxyDevice, PciFunction } from "../../src/device.ts";
+import type { InterruptVector } from "../../src/interrupts.ts";
+import { IGB_DEFAULT_INTERRUPT_RATE, IgbInterrupts } from "./interrupts.ts";
+import { type DmaAllocator, hi32, lo32 } from "../../src/memory.ts";
+import type { DeviceStats } from "../../src/stats.ts";
+import { Mempool, type PktBuf } from "../../src/mempool.ts";
+import { IxyError } from "../../src/error.ts";
+import {
+  clearFlags32,
+  type RegisterSpace,
+  setFlags32,
+  sleepMicros,
+  waitForFlags32,
+} from "../../src/mmio.ts";
+import {
+  IGB_ADV_RX_DESC as RXD,
+  IGB_ADV_TX_DESC as TXD,
+  IGB_ADVTXD,
+  IGB_CTRL,
+  IGB_CTRL_BITS,
+  IGB_DESC_SIZE,
+  IGB_EEC,
+  IGB_EEC_AUTO_RD,
+  IGB_EICR,
+  IGB_EIMC,
+  IGB_GORCH,
+  IGB_GORCL,
+  IGB_GOTCH,
+  IGB_GOTCL,
+  IGB_GPRC,
+  IGB_GPTC,
+  IGB_ICR,
+  IGB_IMC,
+  IGB_IRQ_CLEAR_MASK,
+  IGB_MDIC,
+  IGB_MDIC_BITS,
+  IGB_MPC,
+  IGB_PHY_ADDRESS,
+  IGB_PHY_CTRL,
+  IGB_PHY_CTRL_BITS,
+  IGB_RAH,
+  IGB_RAL,
+  IGB_RCTL,
+  IGB_RCTL_BITS,
+  IGB_RDBAH,
+  IGB_RDBAL,
+  IGB_RDH,
+  IGB_RDLEN,
+  IGB_RDT,
+  IGB_RQDPC,
+  IGB_RXDADV_STAT,
+  IGB_RXDCTL,
+  IGB_RXDCTL_ENABLE,
+  IGB_SRRCTL,
+  IGB_SRRCTL_BITS,
+  IGB_STATUS,
+  IGB_STATUS_BITS,
+  IGB_TCTL,
+  IGB_TCTL_BITS,
+  IGB_TDBAH,
+  IGB_TDBAL,
+  IGB_TDH,
+  IGB_TDLEN,
+  IGB_TDT,
+  IGB_TXDCTL,
+  IGB_TXDCTL_ENABLE,
+  IGB_TXDCTL_THRESH,
+} from "./constants.ts";
+
+/** Default descriptors per queue (as ixgbe.ts: ixy's NUM_RX_QUEUE_ENTRIES). */
+const DEFAULT_RING_SIZE = 512;
+/** The 82576 has 16 queues per direction (the 82599: 128). */
+const MAX_QUEUES = 16;
+/** Receive buffers per receive descriptor (the app may hold some while we refill). */
+const RX_POOL_FACTOR = 4;
+/** TX descriptors are cleaned in batches of this many (ixy's TX_CLEAN_BATCH). */
+const TX_CLEAN_BATCH = 32;
+/** The CRC the 82576 counts in GORC/GOTC (8.19) but strips / appends for us. */
+const CRC_BYTES = 4;
+/** SRRCTL.BSIZEPACKET for our 2 KB buffers (1 KB units); frames stay <= 1522 bytes (RCTL.LPE off). */
+const SRRCTL_BSIZEPACKET_2KB = 2;
+
+/** Options of the igb driver on top of the common {@link DeviceOptions}. */
+export interface IgbOptions extends DeviceOptions {
+  /** Descriptors per receive ring: a power of two, 8..4096 (default 512). */
+  rxRingSize?: number;
+  /** Descriptors per transmit ring: a power of two, 8..4096 (default 512). */
+  txRingSize?: number;
+  /** How long bring-up waits for the link (default 10000 ms); not an error if it stays down. */
+  linkTimeoutMs?: number;
+  /**
+   * With `interrupts: true`: where MSI-X vector i's messages arrive (VFIO
+   * eventfds from `VfioPciDevice.enableMsix`); one per RX queue. See
+   * drivers/igb/interrupts.ts.
+   */
+  interruptVectors?: readonly InterruptVector[];
+}
+
+/** State of one receive queue (as in ixgbe.ts). */
+class RxQueue {
+  /** The descriptor ring, four u32 words per descriptor. */
+  readonly desc: Uint32Array;
+  readonly size: number;
+  readonly pool: Mempool;
+  /** The buffer behind each descriptor. */
+  readonly bufs: (PktBuf | undefined)[];
+  /** Next descriptor we look at. */
+  index = 0;
+  /** True while we skip the rest of a frame that spans descriptors. */
+  discarding = false;
+
+  constructor(desc: Uint32Array, size: number, pool: Mempool) {
+    this.desc = desc;
+    this.size = size;
+    this.pool = pool;
+    this.bufs = new Array(size).fill(undefined);
+  }
+
+  /** Points descriptor `d` at `buf` (7.1.5 read format); this also clears DD. */
+  post(d: number, buf: PktBuf): void {
+    const w = d * 4;
+    const phys = buf.dataPhysAddr;
+    // The 64-bit address as two 32-bit halves (src/memory.ts lo32/hi32).
+    this.desc[w + RXD.PKT_ADDR_LO] = lo32(phys);
+    this.desc[w + RXD.PKT_ADDR_HI] = hi32(phys);
+    // Header address 0 (one-buffer mode); this word becomes the status on
+    // write-back, so zeroing it clears DD.
+    this.desc[w + RXD.HDR_ADDR_LO] = 0;
+    this.desc[w + RXD.HDR_ADDR_HI] = 0;
+    this.bufs[d] = buf;
+  }
+}
+
+/** State of one transmit queue (as in ixgbe.ts). */
+class TxQueue {
+  readonly desc: Uint32Array;
+  readonly size: number;
+  readonly cleanBatch: number;
+  /** The buffer behind each descriptor in flight. */
+  readonly bufs: (PktBuf | undefined)[];
+  /** Next descriptor we fill. */
+  txIndex = 0;
+  /** Oldest descriptor not yet cleaned (its buffer not yet freed). */
+  cleanIndex = 0;
+
+  constructor(desc: Uint32Array, size: number) {
+    this.desc = desc;
+    this.size = size;
+    this.cleanBatch = Math.min(TX_CLEAN_BATCH, size >> 1);
+    this.bufs = new Array(size).fill(undefined);
+  }
+}
+
+/** An Intel 82576 NIC (QEMU's igb). */
+export class IgbDevice implements IxyDevice {
+  /** Always `"igb"`. */
+  readonly driverName = "igb";
+  /** PCI address of the NIC. */
+  readonly pciAddress: string;
+  /** Number of receive queues set up. */
+  readonly numRxQueues: number;
+  /** Number of transmit queues set up. */
+  readonly numTxQueues: number;
+  /** Receive interrupts (MSI-X), with `interrupts: true` and `interruptVectors`. */
+  interrupts?: IgbInterrupts;
+
+  #regs: RegisterSpace;
+  #dma: DmaAllocator;
+  #rx: RxQueue[] = [];
+  #tx: TxQueue[] = [];
+  #rxRingSize: number;
+  #txRingSize: number;
+  // Frames the driver dropped as malformed, since the last readStats.
+  #rxErrors = 0;
+  // The counters as close() read them just before the reset cleared them.
+  #countersAtClose?: HwCounters;
+
+  private constructor(
+    regs: RegisterSpace,
+    dma: DmaAllocator,
+    options: IgbOptions & {
+      name: string;
+    },
+  ) {
+    this.#regs = regs;
+    this.#dma = dma;
+    this.pciAddress = options.name;
+    this.numRxQueues = checkCount("RX queues", options.rxQueues ?? 1);
+    this.numTxQueues = checkCount("TX queues", options.txQueues ?? 1);
+    this.#rxRingSize = checkRingSize("rxRingSize", options.rxRingSize ?? DEFAULT_RING_SIZE);
+    this.#txRingSize = checkRingSize("txRingSize", options.txRingSize ?? DEFAULT_RING_SIZE);
+  }
+
+  /**
+   * Brings up the 82576 at `pci` (identified, taken from the kernel, bus
+   * master on; as root through sysfs or as a normal user through VFIO, with
+   * its MSI-X vectors when `interrupts` is set): maps BAR0 and calls
+   * {@link attach} with the function's DMA memory.
+   */
+  static open(pci: PciFunction, options: IgbOptions = {}): IgbDevice {
+    return IgbDevice.attach(pci.mapMemoryBar(0), pci.dmaAllocator(), {
+      ...options,
+      name: pci.address,
+      interruptVectors: options.interruptVectors ?? pci.interruptVectors,
+    });
+  }
+
+  /**
+   * Brings up an 82576 reached through `regs` (its BAR0), with rings and
+   * buffers from `dma`, in the order of datasheet section 4.5.3
+   * "Initialization Sequence".
+   */
+  static attach(
+    regs: RegisterSpace,
+    dma: DmaAllocator,
+    options: IgbOptions & { name: string },
+  ): IgbDevice {
+    const dev = new IgbDevice(regs, dma, options);
+    dev.#resetAndInit(options.linkTimeoutMs ?? 10_000);
+    if (options.interrupts && options.interruptVectors) {
+      // 7.3: MSI-X, one vector per RX queue, all masked until a queue idles.
+      dev.interrupts = IgbInterrupts.setup(regs, {
+        queues: dev.numRxQueues,
+        vectors: options.interruptVectors,
+        rate: options.interruptRate ?? IGB_DEFAULT_INTERRUPT_RATE,
+        name: dev.pciAddress,
+      });
+    }
+    return dev;
+  }
+
+  #resetAndInit(linkTimeoutMs: number): void {
+    const regs = this.#regs;
+    // 4.5.4 "Interrupts During Initialization": mask all interrupts first...
+    this.#disableInterrupts();
+    // 4.5.5 "Global Reset and General Configuration": quiesce the DMA, then a
+    // device reset (CTRL.RST, self-clearing) resets everything but the PCI
+    // configuration. Then wait 10 ms, as our ixgbe driver does.
+    this.#globalReset("global reset");
+    sleepMicros(10_000);
+    // ...and again after the reset (4.5.4).
+    this.#disableInterrupts();
+
+    // 4.5.3: the EEPROM auto-read (EEC.Auto_RD) loads the MAC address into
+    // RAL/RAH(0). QEMU's model has the address in place at once and never
+    // sets Auto_RD; like Linux's igb we wait up to 10 ms and go on.
+    waitOrGoOn(regs, IGB_EEC, IGB_EEC_AUTO_RD, 10);
+
+    // 4.5.7 "Link Setup": the MAC follows the PHY's link (CTRL.SLU), and the
+    // PHY's auto-negotiation is restarted through MDIC (IEEE 802.3 register 0,
+    // bits AN enable + restart) — the 82599's AUTOC.AN_RESTART. QEMU's model
+    // completes it 500 ms later; we wait for the link at the very end, so
+    // the rest of the setup overlaps it.
+    setFlags32(regs, IGB_CTRL, IGB_CTRL_BITS.SLU);
+    const phyCtrl = this.#readPhy(IGB_PHY_CTRL);
+    this.#writePhy(
+      IGB_PHY_CTRL,
+      phyCtrl | IGB_PHY_CTRL_BITS.AUTO_NEG_EN | IGB_PHY_CTRL_BITS.RESTART_AUTO_NEG,
+    );
+
+    // 4.5.8 "Initialization of Statistics": the counters clear on read, so
+    // reading them once starts them from zero.
+    this.#readCounters();
+
+    this.#initRx();
+    this.#initTx();
+    // 4.5.9 / 4.5.10 last steps: enable the queues once everything else is set.
+    for (let i = 0; i < this.numRxQueues; i++) this.#startRxQueue(i);
+    for (let i = 0; i < this.numTxQueues; i++) this.#startTxQueue(i);
+
+    // Promiscuous by default (as ixy): makes testing less surprising.
+    this.setPromisc(true);
+    this.#waitForLink(linkTimeoutMs);
+  }
+
+  /**
+   * Masks every interrupt cause — the extended ones (EIMC, 8.8) and the
+   * "other" ones (IMC, 8.8), which the 82599 kept in one register — and
+   * clears pending ones (EICR and ICR clear on read).
+   */
+  #disableInterrupts(): void {
+    this.#regs.write32(IGB_EIMC, IGB_IRQ_CLEAR_MASK);
+    this.#regs.write32(IGB_IMC, IGB_IRQ_CLEAR_MASK);
+    this.#regs.read32(IGB_EICR);
+    this.#regs.read32(IGB_ICR);
+  }
+
+  /**
+   * 4.5.5: stop new DMA requests (CTRL.GIO_MASTER_DISABLE) and wait until
+   * the pending ones are done (STATUS.GIO_MASTER_ENABLE reads 0), then reset
+   * the device (CTRL.RST) and wait until the bit clears itself.
+   */
+  #globalReset(what: string): void {
+    const regs = this.#regs;
+    setFlags32(regs, IGB_CTRL, IGB_CTRL_BITS.GIO_MASTER_DISABLE);
+    waitForFlags32(regs, IGB_STATUS, IGB_STATUS_BITS.GIO_MASTER_ENABLE, false, {
+      what: `${this.pciAddress}: end of DMA before ${what} (STATUS.GIO_MASTER_ENABLE)`,
+    });
+    setFlags32(regs, IGB_CTRL, IGB_CTRL_BITS.RST);
+    waitForFlags32(regs, IGB_CTRL, IGB_CTRL_BITS.RST, false, {
+      what: `${this.pciAddress}: end of ${what} (CTRL.RST)`,
+    });
+  }
+
+  /** Reads PHY register `reg` through MDIC (8.2): one read command, wait for Ready. */
+  #readPhy(reg: number): number {
+    const M = IGB_MDIC_BITS;
+    this.#regs.write32(
+      IGB_MDIC,
+      (reg << M.REG_SHIFT) | (IGB_PHY_ADDRESS << M.PHY_SHIFT) | M.OP_READ,
+    );
+    return this.#waitMdic(`read of PHY register ${reg}`) & M.DATA_MASK;
+  }
+
+  /** Writes `value` to PHY register `reg` through MDIC (8.2). */
+  #writePhy(reg: number, value: number): void {
+    const M = IGB_MDIC_BITS;
+    this.#regs.write32(
+      IGB_MDIC,
+      (value & M.DATA_MASK) | (reg << M.REG_SHIFT) | (IGB_PHY_ADDRESS << M.PHY_SHIFT) |
+        M.OP_WRITE,
+    );
+    this.#waitMdic(`write of PHY register ${reg}`);
+  }
+
+  /** Waits for MDIC.R (ready); fails on MDIC.E (no such PHY or register). */
+  #waitMdic(what: string): number {
+    waitForFlags32(this.#regs, IGB_MDIC, IGB_MDIC_BITS.READY, true, {
+      what: `${this.pciAddress}: MDIC ${what}`,
+    });
+    const mdic = this.#regs.read32(IGB_MDIC);
+    if ((mdic & IGB_MDIC_BITS.ERROR) !== 0) {
+      throw new IxyError(`${this.pciAddress}: the PHY refused the MDIC ${what} (MDIC.E).`);
+    }
+    return mdic;
+  }
+
+  /** 4.5.9 "Receive Initialization", for our simple case: no RSS, no virtualisation. */
+  #initRx(): void {
+    const regs = this.#regs;
+    // Receive stays off while we configure it (RCTL.EN).
+    clearFlags32(regs, IGB_RCTL, IGB_RCTL_BITS.EN);
+    // The packet buffer (RXPBS) keeps its reset size: one traffic class.
+    // Strip the CRC (RCTL.SECRC: one bit, where the 82599 needed two) and
+    // accept broadcast frames (RCTL.BAM). RCTL.DTYP stays 00b (it must).
+    setFlags32(regs, IGB_RCTL, IGB_RCTL_BITS.SECRC | IGB_RCTL_BITS.BAM);
+
+    for (let i = 0; i < this.numRxQueues; i++) {
+      // Queue 0 is enabled after reset: switch it off before changing its
+      // ring (4.5.9; RXDCTL.ENABLE reads 0 once it stopped).
+      clearFlags32(regs, IGB_RXDCTL(i), IGB_RXDCTL_ENABLE);
+      waitForFlags32(regs, IGB_RXDCTL(i), IGB_RXDCTL_ENABLE, false, {
+        what: `${this.pciAddress}: RX queue ${i} disable (RXDCTL.ENABLE)`,
+      });
+      // SRRCTL: advanced descriptors, one buffer per packet, 2 KB buffers;
+      // DROP_EN drops a frame when this queue has no descriptor instead of
+      // stalling the shared packet buffer (counted in RQDPC).
+      const srrctl = regs.read32(IGB_SRRCTL(i));
+      regs.write32(
+        IGB_SRRCTL(i),
+        ((srrctl & ~IGB_SRRCTL_BITS.DESCTYPE_MASK & ~IGB_SRRCTL_BITS.BSIZEPKT_MASK) |
+          IGB_SRRCTL_BITS.DESCTYPE_ADV_ONEBUF | SRRCTL_BSIZEPACKET_2KB |
+          IGB_SRRCTL_BITS.DROP_EN) >>> 0,
+      );
+      // The descriptor ring (7.1.5): base (RDBAL/RDBAH), length in bytes (RDLEN).
+      const bytes = this.#rxRingSize * IGB_DESC_SIZE;
+      const mem = this.#dma.allocate(bytes, { contiguous: true });
+      const desc = new Uint32Array(mem.buffer, 0, bytes / 4);
+      // Snabb's trick (as ixgbe.ts): all ones until we fill the ring.
+      desc.fill(0xffffffff);
+      const phys = mem.physAddr(0);
+      regs.write32(IGB_RDBAL(i), lo32(phys));
+      regs.write32(IGB_RDBAH(i), hi32(phys));
+      regs.write32(IGB_RDLEN(i), bytes);
+      // Empty ring for now: head = tail = 0.
+      regs.write32(IGB_RDH(i), 0);
+      regs.write32(IGB_RDT(i), 0);
+      const pool = Mempool.create(this.#dma, { numEntries: this.#rxRingSize * RX_POOL_FACTOR });
+      this.#rx.push(new RxQueue(desc, this.#rxRingSize, pool));
+    }
+    // Receive on (RCTL.EN). The queues start later (#startRxQueue).
+    setFlags32(regs, IGB_RCTL, IGB_RCTL_BITS.EN);
+  }
+
+  /** 4.5.10 "Transmit Initialization" (no virtualisation). */
+  #initTx(): void {
+    const regs = this.#regs;
+    // Transmit off while we configure it; pad short frames (TCTL.PSP). The
+    // CRC is appended per descriptor (IFCS), as on the 82599.
+    clearFlags32(regs, IGB_TCTL, IGB_TCTL_BITS.EN);
+    setFlags32(regs, IGB_TCTL, IGB_TCTL_BITS.PSP);
+
+    const T = IGB_TXDCTL_THRESH;
+    for (let i = 0; i < this.numTxQueues; i++) {
+      // Queue 0 is enabled after reset, as on the receive side.
+      clearFlags32(regs, IGB_TXDCTL(i), IGB_TXDCTL_ENABLE);
+      waitForFlags32(regs, IGB_TXDCTL(i), IGB_TXDCTL_ENABLE, false, {
+        what: `${this.pciAddress}: TX queue ${i} disable (TXDCTL.ENABLE)`,
+      });
+      // The ring (7.2.2): TDBAL/TDBAH/TDLEN.
+      const bytes = this.#txRingSize * IGB_DESC_SIZE;
+      const mem = this.#dma.allocate(bytes, { contiguous: true });
+      const desc = new Uint32Array(mem.buffer, 0, bytes / 4);
+      desc.fill(0xffffffff);
+      const phys = mem.physAddr(0);
+      regs.write32(IGB_TDBAL(i), lo32(phys));
+      regs.write32(IGB_TDBAH(i), hi32(phys));
+      regs.write32(IGB_TDLEN(i), bytes);
+      // Prefetch / host / write-back thresholds (TXDCTL): Linux igb's 8 / 1 / 16.
+      let txdctl = regs.read32(IGB_TXDCTL(i));
+      txdctl &= ~((T.FIELD_MASK << T.PTHRESH_SHIFT) | (T.FIELD_MASK << T.HTHRESH_SHIFT) |
+        (T.FIELD_MASK << T.WTHRESH_SHIFT));
+      txdctl |= (8 << T.PTHRESH_SHIFT) | (1 << T.HTHRESH_SHIFT) | (16 << T.WTHRESH_SHIFT);
+      regs.write32(IGB_TXDCTL(i), txdctl >>> 0);
+      this.#tx.push(new TxQueue(desc, this.#txRingSize));
+    }
+    // Last step: transmit on (TCTL.EN).
+    setFlags32(regs, IGB_TCTL, IGB_TCTL_BITS.EN);
+  }
+
+  /** Fills receive queue `i` with buffers and enables it (4.5.9, last steps). */
+  #startRxQueue(i: number): void {
+    const q = this.#rx[i];
+    for (let d = 0; d < q.size; d++) {
+      const buf = q.pool.alloc();
+      if (buf === undefined) throw new IxyError(`${this.pciAddress}: RX mempool too small.`);
+      q.post(d, buf);
+    }
+    // RXDCTL.ENABLE reads back 1 once the queue runs.
+    setFlags32(this.#regs, IGB_RXDCTL(i), IGB_RXDCTL_ENABLE);
+    waitForFlags32(this.#regs, IGB_RXDCTL(i), IGB_RXDCTL_ENABLE, true, {
+      what: `${this.pciAddress}: RX queue ${i} enable (RXDCTL.ENABLE)`,
+    });
+    // All descriptors but one to the device: RDT = size - 1 (see ixgbe.ts).
+    this.#regs.write32(IGB_RDT(i), q.size - 1);
+  }
+
+  /** Enables transmit queue `i` (4.5.10): empty ring, TXDCTL.ENABLE, wait. */
+  #startTxQueue(i: number): void {
+    this.#regs.write32(IGB_TDH(i), 0);
+    this.#regs.write32(IGB_TDT(i), 0);
+    setFlags32(this.#regs, IGB_TXDCTL(i), IGB_TXDCTL_ENABLE);
+    waitForFlags32(this.#regs, IGB_TXDCTL(i), IGB_TXDCTL_ENABLE, true, {
+      what: `${this.pciAddress}: TX queue ${i} enable (TXDCTL.ENABLE)`,
+    });
+  }
+
+  /** Polls STATUS every 10 ms until the link is up or `timeoutMs` passed (not fatal). */
+  #waitForLink(timeoutMs: number): void {
+    const deadline = performance.now() + timeoutMs;
+    while (this.getLinkSpeed() === 0 && performance.now() < deadline) sleepMicros(10_000);
+  }
+
+  /**
+   * Receives up to `count` packets from queue `queueId` — ixgbe.ts's
+   * rxBatch, line for line: the advanced receive descriptor (7.1.5) is the
+   * 82599's. One RDT write returns all refilled descriptors to the device.
+   */
+  rxBatch(queueId: number, bufs: PktBuf[], count: number): number {
+    const q = this.#rx[queueId];
+    if (q === undefined) throw this.#badQueue("RX", queueId, this.numRxQueues);
+    const desc = q.desc;
+    const mask = q.size - 1;
+    let index = q.index;
+    let last = -1;
+    let n = 0;
+    while (n < count) {
+      const w = index * 4;
+      // Volatile read: the device writes this word last (7.1.5).
+      const status = Atomics.load(desc, w + RXD.WB_STATUS_ERROR);
+      if ((status & IGB_RXDADV_STAT.DD) === 0) break;
+      const fresh = q.pool.alloc();
+      if (fresh === undefined) break; // the app holds every buffer: retry next call
+      const buf = q.bufs[index]!;
+      const length = desc[w + RXD.WB_LENGTH] & 0xffff;
+      q.post(index, fresh);
+      last = index;
+      index = (index + 1) & mask;
+      const eop = (status & IGB_RXDADV_STAT.EOP) !== 0;
+      if (q.discarding || !eop || length === 0 || length > buf.data.length) {
+        // Drop: the tail of a multi-descriptor frame, its head, or a bad length.
+        if (!q.discarding) this.#rxErrors++;
+        q.discarding = !eop;
+        q.pool.free(buf);
+        continue;
+      }
+      buf.size = length;
+      bufs[n++] = buf;
+    }
+    if (last >= 0) {
+      // The device may use descriptors up to RDT - 1; `last` stays ours.
+      this.#regs.write32(IGB_RDT(queueId), last);
+      q.index = index;
+    }
+    return n;
+  }
+
+  /**
+   * Sends `bufs[0..count)` on queue `queueId` — ixgbe.ts's txBatch: clean
+   * finished descriptors in batches of 32, one advanced data descriptor per
+   * packet (7.2.2), one TDT write.
+   */
+  txBatch(queueId: number, bufs: PktBuf[], count: number): number {
+    const q = this.#tx[queueId];
+    if (q === undefined) throw this.#badQueue("TX", queueId, this.numTxQueues);
+    this.#cleanTx(q, q.cleanBatch);
+    const desc = q.desc;
+    const mask = q.size - 1;
+    let n = 0;
+    while (n < count) {
+      const next = (q.txIndex + 1) & mask;
+      if (next === q.cleanIndex) break; // ring full
+      const buf = bufs[n];
+      const size = buf.size;
+      if (size < 1 || size > buf.data.length) {
+        throw new IxyError(
+          `${this.pciAddress}: cannot send a ${size}-byte packet: sizes are 1..${buf.data.length}. ` +
+            `Set buf.size before txBatch.`,
+        );
+      }
+      const w = q.txIndex * 4;
+      const phys = buf.dataPhysAddr;
+      desc[w + TXD.BUFFER_ADDR_LO] = lo32(phys);
+      desc[w + TXD.BUFFER_ADDR_HI] = hi32(phys);
+      // One buffer = the whole frame: EOP; RS for a DD write-back; IFCS so
+      // the device appends the CRC; DEXT + DTYP_DATA = advanced data descriptor.
+      desc[w + TXD.CMD_TYPE_LEN] = IGB_ADVTXD.DCMD_EOP | IGB_ADVTXD.DCMD_RS |
+        IGB_ADVTXD.DCMD_IFCS | IGB_ADVTXD.DCMD_DEXT | IGB_ADVTXD.DTYP_DATA | size;
+      // PAYLEN: the whole frame (no segmentation offload).
+      desc[w + TXD.OLINFO_STATUS] = size << IGB_ADVTXD.PAYLEN_SHIFT;
+      q.bufs[q.txIndex] = buf;
+      q.txIndex = next;
+      n++;
+    }
+    if (n > 0) this.#regs.write32(IGB_TDT(queueId), q.txIndex);
+    return n;
+  }
+
+  /** Frees sent buffers, `batch` descriptors at a time (as ixgbe.ts). */
+  #cleanTx(q: TxQueue, batch: number): void {
+    const mask = q.size - 1;
+    for (;;) {
+      const cleanable = (q.txIndex - q.cleanIndex) & mask;
+      if (cleanable < batch || cleanable === 0) return;
+      const lastOfBatch = (q.cleanIndex + batch - 1) & mask;
+      const status = Atomics.load(q.desc, lastOfBatch * 4 + TXD.WB_STATUS);
+      if ((status & IGB_ADVTXD.STAT_DD) === 0) return;
+      for (let i = q.cleanIndex;; i = (i + 1) & mask) {
+        const buf = q.bufs[i]!;
+        q.bufs[i] = undefined;
+        buf.pool.free(buf);
+        if (i === lastOfBatch) break;
+      }
+      q.cleanIndex = (lastOfBatch + 1) & mask;
+    }
+  }
+
+  /**
+   * Adds the device's counters (8.19, all clear on read) to `stats`.
+   * GORC/GOTC count the 4-byte CRC of each frame; we subtract it, as for the
+   * 82599. `rxMissed` sums MPC (packet buffer full) and RQDPC (no free
+   * descriptor with SRRCTL.DROP_EN) of our queues — the 82599's MPC[n] and
+   * QPRDC[n]. RNBC is not added: it counts frames that found no descriptor
+   * *at first*, and with DROP_EN those are already in RQDPC.
+   */
+  readStats(stats: DeviceStats): void {
+    // After close() the reset has cleared the registers: report what close() read.
+    const c = this.#countersAtClose ?? this.#readCounters();
+    this.#countersAtClose = undefined;
+    stats.rxPackets += c.rxPackets;
+    stats.txPackets += c.txPackets;
+    stats.rxBytes += c.rxBytes - CRC_BYTES * c.rxPackets;
+    stats.txBytes += c.txBytes - CRC_BYTES * c.txPackets;
+    stats.rxMissed += c.rxMissed;
+    stats.rxErrors += this.#rxErrors;
+    this.#rxErrors = 0;
+  }
+
+  /** Reads (and so clears) the hardware counters. */
+  #readCounters(): HwCounters {
+    const r = this.#regs;
+    const rxPackets = r.read32(IGB_GPRC);
+    const txPackets = r.read32(IGB_GPTC);
+    // Low half first: reading the high half clears the pair (8.19).
+    const rxBytes = r.read32(IGB_GORCL) + r.read32(IGB_GORCH) * 2 ** 32;
+    const txBytes = r.read32(IGB_GOTCL) + r.read32(IGB_GOTCH) * 2 ** 32;
+    let rxMissed = r.read32(IGB_MPC);
+    for (let i = 0; i < this.numRxQueues; i++) rxMissed += r.read32(IGB_RQDPC(i));
+    return { rxPackets, txPackets, rxBytes, txBytes, rxMissed };
+  }
+
+  /** Unicast and multicast promiscuous mode (RCTL.UPE / MPE; the 82599's FCTRL bits). */
+  setPromisc(enabled: boolean): void {
+    const bits = IGB_RCTL_BITS.UPE | IGB_RCTL_BITS.MPE;
+    if (enabled) setFlags32(this.#regs, IGB_RCTL, bits);
+    else clearFlags32(this.#regs, IGB_RCTL, bits);
+  }
+
+  /** Link speed from STATUS (8.2): 10, 100 or 1000 Mbit/s, 0 while down. */
+  getLinkSpeed(): number {
+    const status = this.#regs.read32(IGB_STATUS);
+    if ((status & IGB_STATUS_BITS.LU) === 0) return 0;
+    switch (status & IGB_STATUS_BITS.SPEED_MASK) {
+      case IGB_STATUS_BITS.SPEED_10:
+        return 10;
+      case IGB_STATUS_BITS.SPEED_100:
+        return 100;
+      default: // 10b and 11b both mean 1000 Mb/s
+        return 1000;
+    }
+  }
+
+  /** The MAC address in receive address filter 0 (RAL/RAH(0)), loaded from the EEPROM. */
+  getMacAddress(): Uint8Array {
+    const lo = this.#regs.read32(IGB_RAL(0));
+    const hi = this.#regs.read32(IGB_RAH(0));
+    return Uint8Array.of(
+      lo & 0xff,
+      (lo >>> 8) & 0xff,
+      (lo >>> 16) & 0xff,
+      lo >>> 24,
+      hi & 0xff,
+      (hi >>> 8) & 0xff,
+    );
+  }
+
+  /**
+   * Waits up to 100 ms until the device has fetched every queued TX
+   * descriptor (TDH = TDT), frees the sent buffers, and resets the device
+   * (4.5.5: DMA quiesced first), which stops all its DMA into our memory.
+   * Then every buffer is ours again: those still in the rings go back to
+   * their pools (an RX pool is full again after close). The reset clears the
+   * statistics registers, so they are read first: a readStats after close
+   * still reports everything counted until then.
+   */
+  close(): void {
+    const deadline = performance.now() + 100;
+    for (let i = 0; i < this.numTxQueues; i++) {
+      const q = this.#tx[i];
+      while (
+        this.#regs.read32(IGB_TDH(i)) !== q.txIndex && performance.now() < deadline
+      ) sleepMicros(100);
+      this.#cleanTx(q, 1);
+    }
+    const c = this.#readCounters();
+    if (this.#countersAtClose) addCounters(c, this.#countersAtClose);
+    this.#countersAtClose = c;
+    this.#globalReset("reset on close");
+    for (const q of this.#tx) {
+      for (let i = 0; i < q.size; i++) {
+        const buf = q.bufs[i];
+        if (buf !== undefined) buf.pool.free(buf);
+        q.bufs[i] = undefined;
+      }
+      q.cleanIndex = q.txIndex;
+    }
+    for (const q of this.#rx) {
+      for (let i = 0; i < q.size; i++) {
+        const buf = q.bufs[i];
+        if (buf !== undefined) q.pool.free(buf);
+        q.bufs[i] = undefined;
+      }
+    }
+  }
+
+  /** The receive mempool of queue `queueId` (for tests and statistics). */
+  rxMempool(queueId: number): Mempool {
+    const q = this.#rx[queueId];
+    if (q === undefined) throw this.#badQueue("RX", queueId, this.numRxQueues);
+    return q.pool;
+  }
+
+  #badQueue(dir: string, queueId: number, have: number): IxyError {
+    return new IxyError(
+      `${this.pciAddress}: no ${dir} queue ${queueId}: the device was set up with ${have} ` +
+        `(queues 0..${have - 1}). Pass ${dir.toLowerCase()}Queues to init.`,
+    );
+  }
+}
+
+/** The hardware counters readStats uses, as read (and so cleared) at one moment. */
+interface HwCounters {
+  rxPackets: number;
+  txPackets: number;
+  rxBytes: number;
+  txBytes: number;
+  rxMissed: number;
+}
+
+/** Adds `b` to `a`. */
+function addCounters(a: HwCounters, b: HwCounters): void {
+  a.rxPackets += b.rxPackets;
+  a.txPackets += b.txPackets;
+  a.rxBytes += b.rxBytes;
+  a.txBytes += b.txBytes;
+  a.rxMissed += b.rxMissed;
+}
+
+/** Waits up to `timeoutMs` for `mask` in register `offset`; returns whether it came (never throws). */
+function waitOrGoOn(regs: RegisterSpace, offset: number, mask: number, timeoutMs: number): boolean {
+  const deadline = performance.now() + timeoutMs;
+  while ((regs.read32(offset) & mask) !== mask) {
+    if (performance.now() > deadline) return false;
+    sleepMicros(100);
+  }
+  return true;
+}
+
+function checkCount(what: string, n: number): number {
+  if (!Number.isInteger(n) || n < 1 || n > MAX_QUEUES) {
+    throw new IxyError(`Cannot set up ${n} ${what} on an 82576: use 1..${MAX_QUEUES}.`);
+  }
+  return n;
+}
+
+function checkRingSize(what: string, n: number): number {
+  if (!Number.isInteger(n) || n < 8 || n > 4096 || (n & (n - 1)) !== 0) {
+    throw new IxyError(
+      `Invalid ${what} ${n}: the ring size must be a power of two from 8 to 4096 ` +
+        `(RDLEN/TDLEN must be a multiple of 128 bytes).`,
+    );
+  }
+  return n;
+}

@@ -1,0 +1,46 @@
+import assert from "node:assert/strict";
+import * as C from "../../drivers/igb/constants.ts";
+import { eitrForRate } from "../../drivers/igb/interrupts.ts";
+
+// Spot checks against Linux's igb e1000_regs.h / e1000_defines.h and QEMU's
+// hw/net/igb_regs.h (the model our lab-VM tests run on).
+Deno.test("igb register offsets", async (t) => {
+  await t.step("per-queue receive registers, queues 0-15 (0xC000 + 0x40n)", () => {
+    assert.equal(C.IGB_RDBAL(0), 0x0c000);
+    assert.equal(C.IGB_RDBAH(1), 0x0c044);
+    assert.equal(C.IGB_SRRCTL(0), 0x0c00c);
+    assert.equal(C.IGB_RDT(15), 0x0c018 + 15 * 0x40);
+    assert.equal(C.IGB_RXDCTL(2), 0x0c0a8);
+    assert.equal(C.IGB_RQDPC(3), 0x0c0f0);
+  });
+  await t.step("transmit, receive addresses, statistics and single registers", () => {
+    assert.equal(C.IGB_TDBAL(0), 0x0e000);
+    assert.equal(C.IGB_TXDCTL(2), 0x0e0a8);
+    assert.equal(C.IGB_RAL(0), 0x05400);
+    assert.equal(C.IGB_RAH(16), 0x054e4);
+    assert.equal(C.IGB_GORCL, 0x04088);
+    assert.equal(C.IGB_GOTCH, 0x04094);
+    assert.equal(C.IGB_EICR, 0x01580);
+    assert.equal(C.IGB_GPIE, 0x01514);
+    assert.equal(C.IGB_EITR(9), 0x016a4);
+    assert.ok(C.IGB_DEVICE_IDS.includes(0x10c9));
+  });
+  await t.step("bits that moved from the 82599", () => {
+    assert.equal(C.IGB_SRRCTL_BITS.DROP_EN, 0x80000000);
+    assert.equal(C.IGB_RCTL_BITS.SECRC, 1 << 26);
+    assert.equal(C.IGB_RXDCTL_ENABLE, 1 << 25);
+  });
+  await t.step("IVAR: queues q and q+8 share register q & 7 (Linux igb_assign_vector)", () => {
+    assert.equal(C.IGB_IVAR(C.IGB_IVAR_INDEX(3)), 0x0170c);
+    assert.equal(C.IGB_IVAR_SHIFT(3, false), 0);
+    assert.equal(C.IGB_IVAR_SHIFT(3, true), 8);
+    assert.equal(C.IGB_IVAR(C.IGB_IVAR_INDEX(11)), 0x0170c);
+    assert.equal(C.IGB_IVAR_SHIFT(11, false), 16);
+    assert.equal(C.IGB_IVAR_SHIFT(11, true), 24);
+  });
+  await t.step("EITR interval in microseconds at bit 2", () => {
+    assert.equal(eitrForRate(100_000), 0x028);
+    assert.equal(eitrForRate(20_000), 0x0c8);
+    assert.equal(eitrForRate(0), 0);
+  });
+});
