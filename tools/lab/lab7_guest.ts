@@ -9,6 +9,8 @@
  * compared byte for byte with what was sent.
  *
  * Prints one line `LAB7_RESULTS=<json>`: the requirement results, in order.
+ * The checks run in a child process watched for code that never returns
+ * ({@link watch}).
  *
  *     LAB7_IMPL=<file> OURS=<pci> PEER=<pci> $IXY_DENO run -A --no-check tools/lab/lab7_guest.ts
  *
@@ -38,7 +40,7 @@ import {
 } from "../../drivers/igb/constants.ts";
 import { FrameTemplate, parseMac, SequenceChecker } from "../lib/udp_frame.ts";
 import { openPacketSocket } from "../peer.ts";
-import { Checklist, must } from "./checklist.ts";
+import { Checklist, must, type RequirementResult } from "./checklist.ts";
 import type { ConfigureRxQueueFn, RxBatchFn, StartRxQueueFn } from "./contract.ts";
 import { loadImpl } from "./load.ts";
 
@@ -47,6 +49,8 @@ const RING = 64;
 /** Frames of the long test, sent in rounds that fit the ring. */
 const MANY = 2000;
 const ROUND = 50;
+/** A requirement that takes longer than this is stuck (each normally takes a few seconds). */
+const STALL_SECONDS = 60;
 
 /** One register access, for checking the order of the student's accesses. */
 interface Access {
@@ -172,9 +176,15 @@ async function main(): Promise<void> {
       : "";
 
   const list = new Checklist();
+  /** Runs one requirement, telling the watchdog (see {@link watch}) when it starts and ends. */
+  const check = async (name: string, fn: () => void) => {
+    console.log(`LAB7_CHECK=${name}`);
+    await list.check(name, fn);
+    console.log(`LAB7_RESULT=${JSON.stringify(list.results[list.results.length - 1])}`);
+  };
   let nextSeq = 0;
 
-  await list.check(
+  await check(
     "configureRxQueue: queue 0 off (RXDCTL.ENABLE polled to 0) before its ring changes; " +
       "RDBAL/RDBAH = the ring, RDLEN = size × 16 bytes, RDH = RDT = 0",
     () => {
@@ -213,7 +223,7 @@ async function main(): Promise<void> {
     },
   );
 
-  await list.check(
+  await check(
     "configureRxQueue: SRRCTL = advanced one-buffer descriptors, 2 KB buffers, DROP_EN (bit 31 " +
       "on the 82576)",
     () => {
@@ -235,7 +245,7 @@ async function main(): Promise<void> {
     },
   );
 
-  await list.check(
+  await check(
     "startRxQueue: a buffer of q.pool in every descriptor (read format), the queue enabled " +
       "(RXDCTL.ENABLE polled to 1), then RDT = size - 1",
     () => {
@@ -281,14 +291,14 @@ async function main(): Promise<void> {
     },
   );
 
-  await list.check("rxBatch returns 0 and leaves RDT alone when nothing has arrived", () => {
+  await check("rxBatch returns 0 and leaves RDT alone when nothing has arrived", () => {
     regs.clear();
     const n = rxBatch(q, bufs, 32);
     must(n === 0, `rxBatch returned ${n} on an empty ring (is DD checked?)`);
     must(regs.writesTo(IGB_RDT(0)).length === 0, "rxBatch wrote RDT without receiving");
   });
 
-  await list.check("receives one frame from the kernel byte for byte, with buf.size set", () => {
+  await check("receives one frame from the kernel byte for byte, with buf.size set", () => {
     send(nextSeq, 1);
     const expected = template.bytes.slice();
     template.stamp(expected, nextSeq++);
@@ -302,7 +312,7 @@ async function main(): Promise<void> {
     must(frames[0].every((x, i) => x === expected[i]), "the frame's bytes differ");
   });
 
-  await list.check("writes RDT once per batch, to the last descriptor it refilled", () => {
+  await check("writes RDT once per batch, to the last descriptor it refilled", () => {
     send(nextSeq, 20);
     nextSeq += 20;
     must(arrived(20), `the 82576 did not write 20 descriptors within 5 s${hint()}`);
@@ -321,7 +331,7 @@ async function main(): Promise<void> {
     );
   });
 
-  await list.check("respects count: with 40 frames waiting, rxBatch(q, bufs, 8) returns 8", () => {
+  await check("respects count: with 40 frames waiting, rxBatch(q, bufs, 8) returns 8", () => {
     send(nextSeq, 40);
     nextSeq += 40;
     must(arrived(40), `the 82576 did not write 40 descriptors within 5 s${hint()}`);
@@ -332,7 +342,7 @@ async function main(): Promise<void> {
     must(receive(32, () => {}) === 32, `the other 32 frames did not come${hint()}`);
   });
 
-  await list.check(
+  await check(
     `gives every descriptor back: ${MANY} frames from the kernel through a ${RING}-descriptor ` +
       `ring, each once, in order, byte-exact`,
     () => {
@@ -355,7 +365,7 @@ async function main(): Promise<void> {
     },
   );
 
-  await list.check(
+  await check(
     "counts agree: frames your rxBatch returned = frames the kernel sent = the 82576's GPRC",
     () => {
       const gprc = bar0.read32(IGB_GPRC);
@@ -368,7 +378,7 @@ async function main(): Promise<void> {
     },
   );
 
-  await list.check("leaks no buffer: each descriptor holds one, the rest are free", () => {
+  await check("leaks no buffer: each descriptor holds one, the rest are free", () => {
     must(
       pool.freeCount === pool.numEntries - RING,
       `${pool.numEntries - RING - pool.freeCount} receive buffers are lost: every frame handed ` +
@@ -378,7 +388,62 @@ async function main(): Promise<void> {
 
   libc().close(sock);
   dev.close();
-  console.log(`LAB7_RESULTS=${JSON.stringify(list.results)}`);
 }
 
-if (import.meta.main) runApp(main);
+/**
+ * Runs the checks (main) in a child process and watches it: a student's
+ * rxBatch that never returns (an endless loop over descriptors, say) cannot
+ * be interrupted from within, so the child is killed when a requirement
+ * takes longer than {@link STALL_SECONDS}, and that requirement fails.
+ * Prints `LAB7_RESULTS=<json>`, the results of every requirement that ran.
+ */
+async function watch(): Promise<void> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--no-check", new URL(import.meta.url).pathname, "--child"],
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const results: RequirementResult[] = [];
+  let current: string | undefined;
+  let stalled = false;
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let pending = "";
+  for (;;) {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<"stall">((resolve) => {
+      timer = setTimeout(() => resolve("stall"), STALL_SECONDS * 1000);
+    });
+    const next = await Promise.race([reader.read(), timeout]);
+    clearTimeout(timer);
+    if (next === "stall") {
+      stalled = true;
+      child.kill("SIGKILL");
+      break;
+    }
+    if (next.done) break;
+    pending += next.value;
+    const lines = pending.split("\n");
+    pending = lines.pop()!;
+    for (const line of lines) {
+      if (line.startsWith("LAB7_CHECK=")) current = line.slice("LAB7_CHECK=".length);
+      else if (line.startsWith("LAB7_RESULT=")) {
+        results.push(JSON.parse(line.slice("LAB7_RESULT=".length)));
+        current = undefined;
+      } else console.log(line);
+    }
+  }
+  const status = await child.status;
+  if (stalled || current !== undefined) {
+    results.push({
+      name: current ?? "the checker runs to its end",
+      ok: false,
+      reason: stalled
+        ? `your code did not return within ${STALL_SECONDS} s (an endless loop? Does every ` +
+          `path through your loop either advance n or stop?)`
+        : `the checker stopped here (exit code ${status.code})`,
+    });
+  }
+  console.log(`LAB7_RESULTS=${JSON.stringify(results)}`);
+}
+
+if (import.meta.main) runApp(Deno.args[0] === "--child" ? main : watch);
