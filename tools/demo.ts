@@ -57,9 +57,11 @@ function modelsOf(nic: DemoNic): NicModel[] {
 const HELP = `Usage: deno task demo [options]
 
 Boots the lab VM (QEMU, two NICs on one hub, virtio by default), sends test
-frames with our driver on ${vmNicAddress(0)} for a few seconds (live statistics),
-and shows how many of them the kernel's own driver on ${vmNicAddress(1)} counted.
-Exits 0 if frames arrived there.
+frames with our driver on the first NIC for a few seconds (live statistics),
+and shows how many of them the kernel's own driver on the second NIC counted.
+Exits 0 if frames arrived there. Our NIC is at ${vmNicAddress(0)}, an igb at ${
+  vmNicAddress(0, ["igb"])
+}.
 Needs root (QEMU, the Debian kernel download on first use).
 
 With --sim, no VM: our ixgbe driver sends on port A of a software 82599

@@ -125,6 +125,27 @@ Deno.test("lab VM igb: fwd on two 82576 joins two kernel hosts (ping, TCP, count
   });
 });
 
+Deno.test("lab VM igb + e1000: fwd across families joins two kernel hosts (ping, TCP)", async (t) => {
+  // ns A on a virtio NIC --hub 0-- our X (igb, 82576), our Y (e1000, 82540EM) --hub 1-- ns B.
+  const models: NicModel[] = ["virtio", "igb", "e1000", "virtio"];
+  const [a, x, y, b] = models.map((_, i) => vmNicAddress(i, models));
+  const { out, qemuLog } = await igbGuest(
+    "sh tests/vm/guest/forward.sh 4194304 && " +
+      `echo X_Y_IDS=$(cat /sys/bus/pci/devices/${x}/device /sys/bus/pci/devices/${y}/device)`,
+    models,
+    { hubs: [0, 0, 1, 1], env: { A_PCI: a, X_PCI: x, Y_PCI: y, B_PCI: b } },
+  );
+  await t.step("ping, 4 MiB over TCP with equal SHA-256, counters equal the kernel's", () => {
+    assert.equal(field(out, "X_Y_IDS"), "0x10c9 0x100e", "X is an 82576, Y an 82540EM");
+    checkForwardOutput(out, 4194304);
+    const final = field(out, "FWD_FINAL");
+    assert.ok(final.startsWith(`fwd: ${x} rx`) && final.includes(`; ${y} rx`), final);
+  });
+  await t.step("QEMU logged no guest error", () => {
+    assert.deepEqual(qemuLog, []);
+  });
+});
+
 Deno.test("lab VM + IOMMU igb: MSI-X through VFIO as nobody wakes a sleeping receive loop", async (t) => {
   const count = 500;
   const rounds = 4;
