@@ -39,7 +39,7 @@ export const lab7: Lab = {
     }
     await requireQemu({ min: "8.0", why: "lab 7 (-device igb, the Intel 82576)" });
     const models: NicModel[] = ["igb", "igb"];
-    list.note("booting the lab VM with two 82576 (QEMU's igb): this takes a few minutes");
+    list.note("booting the lab VM with two 82576 (QEMU's igb): this takes about a minute");
     const dir = Deno.makeTempDirSync({ prefix: "ixy-lab7-" });
     try {
       const qemuLog = `${dir}/qemu.log`;

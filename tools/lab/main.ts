@@ -25,7 +25,7 @@ const HELP = `Usage: deno task lab <n> [--impl <file>] [options]
 Checks your solution of lab <n> (1-7, see docs/labs/) and prints PASS or FAIL
 for each requirement, with the reason. Exit code 0 if all pass, 1 otherwise.
 Labs 1-6 run on the software 82599 (no root, no NIC, about a second); lab 7
-boots the lab VM with QEMU's igb (QEMU 8.0 or newer, a few minutes).
+boots the lab VM with QEMU's igb (QEMU 8.0 or newer, about a minute).
 
 Labs:
 ${LABS.map((l) => `  ${l.number}  ${l.title}  (exports: ${l.functions.join(", ")})`).join("\n")}
