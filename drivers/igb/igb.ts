@@ -20,6 +20,8 @@
  * - Receive (4.5.9): RCTL holds what the 82599 spread over RXCTRL (enable),
  *   FCTRL (promiscuous, broadcast) and HLREG0/RDRXCTL (CRC strip). Queue 0
  *   comes out of reset *enabled*: we disable every queue before touching it.
+ *   The receive ring code — queue setup, start, `rxBatch` — is in ./rx.ts,
+ *   drivers/ixgbe/rx.ts ported function by function (lab 7's reference).
  * - Transmit (4.5.10): TCTL.EN instead of DMATXCTL.TE; no DCB arbiter to
  *   pause, no packet-buffer split to program (one traffic class by default).
  *
@@ -46,7 +48,6 @@ import {
   waitForFlags32,
 } from "../../src/mmio.ts";
 import {
-  IGB_ADV_RX_DESC as RXD,
   IGB_ADV_TX_DESC as TXD,
   IGB_ADVTXD,
   IGB_CTRL,
@@ -75,17 +76,7 @@ import {
   IGB_RAL,
   IGB_RCTL,
   IGB_RCTL_BITS,
-  IGB_RDBAH,
-  IGB_RDBAL,
-  IGB_RDH,
-  IGB_RDLEN,
-  IGB_RDT,
   IGB_RQDPC,
-  IGB_RXDADV_STAT,
-  IGB_RXDCTL,
-  IGB_RXDCTL_ENABLE,
-  IGB_SRRCTL,
-  IGB_SRRCTL_BITS,
   IGB_STATUS,
   IGB_STATUS_BITS,
   IGB_TCTL,
@@ -99,6 +90,7 @@ import {
   IGB_TXDCTL_ENABLE,
   IGB_TXDCTL_THRESH,
 } from "./constants.ts";
+import { configureRxQueue, rxBatch, RxQueue, startRxQueue } from "./rx.ts";
 
 /** Default descriptors per queue (as ixgbe.ts: ixy's NUM_RX_QUEUE_ENTRIES). */
 const DEFAULT_RING_SIZE = 512;
@@ -110,8 +102,6 @@ const RX_POOL_FACTOR = 4;
 const TX_CLEAN_BATCH = 32;
 /** The CRC the 82576 counts in GORC/GOTC (8.19) but strips / appends for us. */
 const CRC_BYTES = 4;
-/** SRRCTL.BSIZEPACKET for our 2 KB buffers (1 KB units); frames stay <= 1522 bytes (RCTL.LPE off). */
-const SRRCTL_BSIZEPACKET_2KB = 2;
 
 /** Options of the igb driver on top of the common {@link DeviceOptions}. */
 export interface IgbOptions extends DeviceOptions {
@@ -127,41 +117,6 @@ export interface IgbOptions extends DeviceOptions {
    * drivers/igb/interrupts.ts.
    */
   interruptVectors?: readonly InterruptVector[];
-}
-
-/** State of one receive queue (as in ixgbe.ts). */
-class RxQueue {
-  /** The descriptor ring, four u32 words per descriptor. */
-  readonly desc: Uint32Array;
-  readonly size: number;
-  readonly pool: Mempool;
-  /** The buffer behind each descriptor. */
-  readonly bufs: (PktBuf | undefined)[];
-  /** Next descriptor we look at. */
-  index = 0;
-  /** True while we skip the rest of a frame that spans descriptors. */
-  discarding = false;
-
-  constructor(desc: Uint32Array, size: number, pool: Mempool) {
-    this.desc = desc;
-    this.size = size;
-    this.pool = pool;
-    this.bufs = new Array(size).fill(undefined);
-  }
-
-  /** Points descriptor `d` at `buf` (7.1.5 read format); this also clears DD. */
-  post(d: number, buf: PktBuf): void {
-    const w = d * 4;
-    const phys = buf.dataPhysAddr;
-    // The 64-bit address as two 32-bit halves (src/memory.ts lo32/hi32).
-    this.desc[w + RXD.PKT_ADDR_LO] = lo32(phys);
-    this.desc[w + RXD.PKT_ADDR_HI] = hi32(phys);
-    // Header address 0 (one-buffer mode); this word becomes the status on
-    // write-back, so zeroing it clears DD.
-    this.desc[w + RXD.HDR_ADDR_LO] = 0;
-    this.desc[w + RXD.HDR_ADDR_HI] = 0;
-    this.bufs[d] = buf;
-  }
 }
 
 /** State of one transmit queue (as in ixgbe.ts). */
@@ -203,8 +158,6 @@ export class IgbDevice implements IxyDevice {
   #tx: TxQueue[] = [];
   #rxRingSize: number;
   #txRingSize: number;
-  // Frames the driver dropped as malformed, since the last readStats.
-  #rxErrors = 0;
   // The counters as close() read them just before the reset cleared them.
   #countersAtClose?: HwCounters;
 
@@ -379,37 +332,20 @@ export class IgbDevice implements IxyDevice {
     setFlags32(regs, IGB_RCTL, IGB_RCTL_BITS.SECRC | IGB_RCTL_BITS.BAM);
 
     for (let i = 0; i < this.numRxQueues; i++) {
-      // Queue 0 is enabled after reset: switch it off before changing its
-      // ring (4.5.9; RXDCTL.ENABLE reads 0 once it stopped).
-      clearFlags32(regs, IGB_RXDCTL(i), IGB_RXDCTL_ENABLE);
-      waitForFlags32(regs, IGB_RXDCTL(i), IGB_RXDCTL_ENABLE, false, {
-        what: `${this.pciAddress}: RX queue ${i} disable (RXDCTL.ENABLE)`,
-      });
-      // SRRCTL: advanced descriptors, one buffer per packet, 2 KB buffers;
-      // DROP_EN drops a frame when this queue has no descriptor instead of
-      // stalling the shared packet buffer (counted in RQDPC).
-      const srrctl = regs.read32(IGB_SRRCTL(i));
-      regs.write32(
-        IGB_SRRCTL(i),
-        ((srrctl & ~IGB_SRRCTL_BITS.DESCTYPE_MASK & ~IGB_SRRCTL_BITS.BSIZEPKT_MASK) |
-          IGB_SRRCTL_BITS.DESCTYPE_ADV_ONEBUF | SRRCTL_BSIZEPACKET_2KB |
-          IGB_SRRCTL_BITS.DROP_EN) >>> 0,
-      );
-      // The descriptor ring (7.1.5): base (RDBAL/RDBAH), length in bytes (RDLEN).
+      // The descriptor ring (7.1.5) and its buffers.
       const bytes = this.#rxRingSize * IGB_DESC_SIZE;
       const mem = this.#dma.allocate(bytes, { contiguous: true });
       const desc = new Uint32Array(mem.buffer, 0, bytes / 4);
       // Snabb's trick (as ixgbe.ts): all ones until we fill the ring.
       desc.fill(0xffffffff);
-      const phys = mem.physAddr(0);
-      regs.write32(IGB_RDBAL(i), lo32(phys));
-      regs.write32(IGB_RDBAH(i), hi32(phys));
-      regs.write32(IGB_RDLEN(i), bytes);
-      // Empty ring for now: head = tail = 0.
-      regs.write32(IGB_RDH(i), 0);
-      regs.write32(IGB_RDT(i), 0);
       const pool = Mempool.create(this.#dma, { numEntries: this.#rxRingSize * RX_POOL_FACTOR });
-      this.#rx.push(new RxQueue(desc, this.#rxRingSize, pool));
+      const q = new RxQueue(regs, i, desc, this.#rxRingSize, pool);
+      // ./rx.ts (lab 7's reference): queue off and polled (queue 0 runs after
+      // reset), SRRCTL (advanced one-buffer descriptors, 2 KB, DROP_EN: a
+      // frame that finds no descriptor is dropped and counted in RQDPC instead
+      // of stalling the shared packet buffer), RDBAL/RDBAH/RDLEN, RDH = RDT = 0.
+      configureRxQueue(q, mem.physAddr(0));
+      this.#rx.push(q);
     }
     // Receive on (RCTL.EN). The queues start later (#startRxQueue).
     setFlags32(regs, IGB_RCTL, IGB_RCTL_BITS.EN);
@@ -451,21 +387,13 @@ export class IgbDevice implements IxyDevice {
     setFlags32(regs, IGB_TCTL, IGB_TCTL_BITS.EN);
   }
 
-  /** Fills receive queue `i` with buffers and enables it (4.5.9, last steps). */
+  /**
+   * Fills receive queue `i` with buffers and enables it (4.5.9, last steps):
+   * {@link startRxQueue} of ./rx.ts — RXDCTL.ENABLE polled to 1, then RDT =
+   * size - 1.
+   */
   #startRxQueue(i: number): void {
-    const q = this.#rx[i];
-    for (let d = 0; d < q.size; d++) {
-      const buf = q.pool.alloc();
-      if (buf === undefined) throw new IxyError(`${this.pciAddress}: RX mempool too small.`);
-      q.post(d, buf);
-    }
-    // RXDCTL.ENABLE reads back 1 once the queue runs.
-    setFlags32(this.#regs, IGB_RXDCTL(i), IGB_RXDCTL_ENABLE);
-    waitForFlags32(this.#regs, IGB_RXDCTL(i), IGB_RXDCTL_ENABLE, true, {
-      what: `${this.pciAddress}: RX queue ${i} enable (RXDCTL.ENABLE)`,
-    });
-    // All descriptors but one to the device: RDT = size - 1 (see ixgbe.ts).
-    this.#regs.write32(IGB_RDT(i), q.size - 1);
+    startRxQueue(this.#rx[i]);
   }
 
   /** Enables transmit queue `i` (4.5.10): empty ring, TXDCTL.ENABLE, wait. */
@@ -485,47 +413,15 @@ export class IgbDevice implements IxyDevice {
   }
 
   /**
-   * Receives up to `count` packets from queue `queueId` — ixgbe.ts's
-   * rxBatch, line for line: the advanced receive descriptor (7.1.5) is the
-   * 82599's. One RDT write returns all refilled descriptors to the device.
+   * Receives up to `count` packets from queue `queueId`: {@link rxBatch} of
+   * ./rx.ts — ixgbe's rx.ts line for line, the advanced receive descriptor
+   * (7.1.5) being the 82599's. Malformed write-backs are dropped there and
+   * counted in `rxErrors`.
    */
   rxBatch(queueId: number, bufs: PktBuf[], count: number): number {
     const q = this.#rx[queueId];
     if (q === undefined) throw this.#badQueue("RX", queueId, this.numRxQueues);
-    const desc = q.desc;
-    const mask = q.size - 1;
-    let index = q.index;
-    let last = -1;
-    let n = 0;
-    while (n < count) {
-      const w = index * 4;
-      // Volatile read: the device writes this word last (7.1.5).
-      const status = Atomics.load(desc, w + RXD.WB_STATUS_ERROR);
-      if ((status & IGB_RXDADV_STAT.DD) === 0) break;
-      const fresh = q.pool.alloc();
-      if (fresh === undefined) break; // the app holds every buffer: retry next call
-      const buf = q.bufs[index]!;
-      const length = desc[w + RXD.WB_LENGTH] & 0xffff;
-      q.post(index, fresh);
-      last = index;
-      index = (index + 1) & mask;
-      const eop = (status & IGB_RXDADV_STAT.EOP) !== 0;
-      if (q.discarding || !eop || length === 0 || length > buf.data.length) {
-        // Drop: the tail of a multi-descriptor frame, its head, or a bad length.
-        if (!q.discarding) this.#rxErrors++;
-        q.discarding = !eop;
-        q.pool.free(buf);
-        continue;
-      }
-      buf.size = length;
-      bufs[n++] = buf;
-    }
-    if (last >= 0) {
-      // The device may use descriptors up to RDT - 1; `last` stays ours.
-      this.#regs.write32(IGB_RDT(queueId), last);
-      q.index = index;
-    }
-    return n;
+    return rxBatch(q, bufs, count);
   }
 
   /**
@@ -605,8 +501,10 @@ export class IgbDevice implements IxyDevice {
     stats.rxBytes += c.rxBytes - CRC_BYTES * c.rxPackets;
     stats.txBytes += c.txBytes - CRC_BYTES * c.txPackets;
     stats.rxMissed += c.rxMissed;
-    stats.rxErrors += this.#rxErrors;
-    this.#rxErrors = 0;
+    for (const q of this.#rx) {
+      stats.rxErrors += q.errors;
+      q.errors = 0;
+    }
   }
 
   /** Reads (and so clears) the hardware counters. */

@@ -137,3 +137,27 @@ Deno.test("labs 3 and 4 check the driver's own drivers/ixgbe/tx.ts and rx.ts", a
     Deno.removeSync(copy, { recursive: true });
   }
 });
+
+/**
+ * Lab 7 runs in the lab VM (tests/vm/lab7_test.ts); what it refuses before
+ * booting is checked here: a file without its functions, and a file in /tmp,
+ * which the lab VM (with a /tmp of its own) cannot see.
+ */
+Deno.test("lab 7 refuses, before booting the VM, a file it cannot use", async () => {
+  await assert.rejects(
+    () => runLab(7, new Checklist(), { impl: FIXTURES + "lab4_rx_broken.ts" }),
+    /does not export function configureRxQueue, function startRxQueue/,
+  );
+  const dir = Deno.makeTempDirSync({ dir: "/tmp" });
+  try {
+    const file = `${dir}/lab7.ts`;
+    Deno.writeTextFileSync(
+      file,
+      "export function configureRxQueue() {}\nexport function startRxQueue() {}\n" +
+        "export function rxBatch() { return 0; }\n",
+    );
+    await assert.rejects(() => runLab(7, new Checklist(), { impl: file }), /a \/tmp of its own/);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});

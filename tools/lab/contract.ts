@@ -10,7 +10,9 @@
  * ixgbe driver keeps per queue (`TxQueue` / `RxQueue` in drivers/ixgbe/tx.ts
  * and rx.ts). You write the code that moves packets through it; the
  * reference the checker runs without --impl is the driver's own
- * drivers/ixgbe/tx.ts / rx.ts.
+ * drivers/ixgbe/tx.ts / rx.ts. Lab 7 gives you the same {@link RxRing} on an
+ * 82576 (QEMU's igb, in the lab VM), and you also set the queue up; its
+ * reference is the igb driver's drivers/igb/rx.ts.
  *
  * @module
  */
@@ -45,11 +47,27 @@ export type { RxRing } from "../../drivers/ixgbe/rx.ts";
 import type { RxRing } from "../../drivers/ixgbe/rx.ts";
 
 /**
- * Lab 4: receives up to `count` frames from `q` into `bufs[0..n)` and returns
+ * Labs 4 and 7: receives up to `count` frames from `q` into `bufs[0..n)` and returns
  * n; each returned buffer has `size` set to the frame length and belongs to
  * the caller, who frees it.
  */
 export type RxBatchFn = (q: RxRing, bufs: PktBuf[], count: number) => number;
+
+/**
+ * Lab 7: programs receive queue `q.queueId` of an 82576 for the ring of
+ * `q.size` descriptors at device address `ringPhysAddr` (RXDCTL.ENABLE off
+ * and polled, SRRCTL, RDBAL/RDBAH/RDLEN, RDH = RDT = 0) and leaves it
+ * disabled. `q` is an {@link RxRing} whose descriptors hold no buffers yet.
+ * Reference: drivers/igb/rx.ts.
+ */
+export type ConfigureRxQueueFn = (q: RxRing, ringPhysAddr: number) => void;
+
+/**
+ * Lab 7: posts a buffer of `q.pool` in every descriptor (recording it in
+ * `q.bufs`), enables the queue (RXDCTL.ENABLE, polled until it reads 1) and
+ * hands the device all descriptors but one (RDT = size - 1).
+ */
+export type StartRxQueueFn = (q: RxRing) => void;
 
 /** Lab 1: what {@link ParseConfigFn} reads from a configuration space. */
 export interface ConfigHeader {

@@ -13,11 +13,13 @@ export interface LabOptions {
   out?: string;
   /** Lab 6: milliseconds per measurement (default 300). */
   durationMs?: number;
+  /** The lab file as an absolute path (set by `runLab`; lab 7 hands it to the lab VM). */
+  implPath?: string;
 }
 
 /** One lab's checker. */
 export interface Lab {
-  /** The lab's number, 1..6. */
+  /** The lab's number, 1..7. */
   readonly number: number;
   /** Its title. */
   readonly title: string;

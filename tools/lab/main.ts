@@ -1,12 +1,14 @@
 /**
  * `deno task lab <n> [--impl <file>]`: checks a lab solution against the
- * software 82599 and says, requirement by requirement, what passes and what
- * fails. Exits 0 if everything passes, 1 if anything fails.
+ * software 82599 (labs 1-6) or QEMU's 82576 in the lab VM (lab 7) and says,
+ * requirement by requirement, what passes and what fails. Exits 0 if
+ * everything passes, 1 if anything fails.
  *
  *     deno task lab 3 --impl labs/my_tx.ts
  *
  * Without --impl it checks the reference solution: labs 3 and 4 the driver's own
- * drivers/ixgbe/tx.ts and rx.ts, the others tools/lab/solutions/.
+ * drivers/ixgbe/tx.ts and rx.ts, lab 7 drivers/igb/rx.ts, the others
+ * tools/lab/solutions/.
  *
  * @module
  */
@@ -20,9 +22,10 @@ import { LABS, runLab } from "./mod.ts";
 
 const HELP = `Usage: deno task lab <n> [--impl <file>] [options]
 
-Checks your solution of lab <n> (1-6, see docs/labs/) on the software 82599
-(no root, no NIC) and prints PASS or FAIL for each requirement, with the
-reason. Exit code 0 if all pass, 1 otherwise.
+Checks your solution of lab <n> (1-7, see docs/labs/) and prints PASS or FAIL
+for each requirement, with the reason. Exit code 0 if all pass, 1 otherwise.
+Labs 1-6 run on the software 82599 (no root, no NIC, about a second); lab 7
+boots the lab VM with QEMU's igb (QEMU 8.0 or newer, about a minute).
 
 Labs:
 ${LABS.map((l) => `  ${l.number}  ${l.title}  (exports: ${l.functions.join(", ")})`).join("\n")}
@@ -46,9 +49,9 @@ async function main(): Promise<void> {
   });
   if (values.help) return console.log(HELP);
   if (positionals.length !== 1) {
-    throw new IxyError(`Expected one lab number (1-6). See --help.`);
+    throw new IxyError(`Expected one lab number (1-7). See --help.`);
   }
-  const n = intOption("lab number", positionals[0], { min: 1, max: 6 });
+  const n = intOption("lab number", positionals[0], { min: 1, max: 7 });
   const durationMs = values.ms === undefined
     ? undefined
     : intOption("ms", values.ms, { min: 50, max: 5000 });

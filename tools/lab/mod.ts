@@ -16,12 +16,13 @@ import { lab3 } from "./lab3_tx.ts";
 import { lab4 } from "./lab4_rx.ts";
 import { lab5 } from "./lab5_stats.ts";
 import { lab6 } from "./lab6_perf.ts";
+import { lab7 } from "./lab7_igb.ts";
 
 export { Checklist, type RequirementResult } from "./checklist.ts";
 export type { Lab, LabOptions } from "./lab.ts";
 
 /** All labs, in order. */
-export const LABS: readonly Lab[] = [lab1, lab2, lab3, lab4, lab5, lab6];
+export const LABS: readonly Lab[] = [lab1, lab2, lab3, lab4, lab5, lab6, lab7];
 
 /** The repository root (tools/lab/ is two levels down). */
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -36,8 +37,10 @@ export async function runLab(
   options: LabOptions & { impl?: string } = {},
 ): Promise<Lab> {
   const lab = LABS.find((l) => l.number === n);
-  if (lab === undefined) throw new IxyError(`There is no checker for lab ${n}: labs are 1-6.`);
-  const impl = await loadImpl(options.impl ?? ROOT + lab.reference, lab.functions);
-  await lab.run(impl, list, options);
+  if (lab === undefined) throw new IxyError(`There is no checker for lab ${n}: labs are 1-7.`);
+  const path = options.impl ?? ROOT + lab.reference;
+  const impl = await loadImpl(path, lab.functions);
+  const implPath = path.startsWith("/") ? path : `${Deno.cwd()}/${path}`;
+  await lab.run(impl, list, { ...options, implPath });
   return lab;
 }
