@@ -473,7 +473,7 @@ export class IxgbeDevice implements IxyDevice {
     while (n < count) {
       const w = index * 4;
       // Volatile read: the device writes this word last (7.1.6.2).
-      const status = Atomics.load(desc, w + RXD.WB_STATUS_ERROR);
+      const status = desc[w + RXD.WB_STATUS_ERROR];
       if ((status & IXGBE_RXDADV_STAT.DD) === 0) break;
       const fresh = q.pool.alloc();
       if (fresh === undefined) break; // the app holds every buffer: retry next call
@@ -555,7 +555,7 @@ export class IxgbeDevice implements IxyDevice {
       const cleanable = (q.txIndex - q.cleanIndex) & mask;
       if (cleanable < batch || cleanable === 0) return;
       const lastOfBatch = (q.cleanIndex + batch - 1) & mask;
-      const status = Atomics.load(q.desc, lastOfBatch * 4 + TXD.WB_STATUS);
+      const status = q.desc[lastOfBatch * 4 + TXD.WB_STATUS];
       if ((status & IXGBE_ADVTXD.STAT_DD) === 0) return;
       for (let i = q.cleanIndex;; i = (i + 1) & mask) {
         const buf = q.bufs[i]!;
