@@ -103,7 +103,7 @@ export class InstantIxgbeDevice implements RegisterSpace {
     const mask = (ring.length >>> 2) - 1;
     const r = this.regs;
     let head = r[IXGBE_RDH(0) >>> 2];
-    const tail = Atomics.load(r, IXGBE_RDT(0) >>> 2);
+    const tail = r[IXGBE_RDT(0) >>> 2];
     let n = 0;
     while (head !== tail && n < max) {
       const w = head << 2;
@@ -128,7 +128,7 @@ export class InstantIxgbeDevice implements RegisterSpace {
     const mask = (ring.length >>> 2) - 1;
     const r = this.regs;
     let head = r[IXGBE_TDH(0) >>> 2];
-    const tail = Atomics.load(r, IXGBE_TDT(0) >>> 2);
+    const tail = r[IXGBE_TDT(0) >>> 2];
     let n = 0;
     while (head !== tail) {
       ring[(head << 2) + TXD.OLINFO_STATUS] = IXGBE_ADVTXD.STAT_DD; // plain: same thread
