@@ -1,0 +1,239 @@
+/**
+ * `deno task bench:latency`: tail latency of forwarding on the instant
+ * devices — how long one `forward()` iteration (rxBatch → touch → txBatch,
+ * plus the instant device's own work) takes, not on average but at the 99th,
+ * 99.9th and 99.99th percentile and at worst, and how many garbage
+ * collections ran meanwhile.
+ *
+ * Why: the ixy language study found the JavaScript port's weakness not in
+ * its mean but in its tail — pauses from the garbage collector. A driver
+ * that allocates nothing per packet gives the collector nothing to do; this
+ * tool checks that claim over 100 M packets per driver.
+ *
+ *     deno run -A tools/bench/latency.ts [--drivers ixgbe,virtio] [--batch 32]
+ *       [--packets 100000000] [--out FILE]
+ *
+ * Each driver runs in its own process under V8's `--trace-gc`; the parent
+ * counts the collections printed between the window's markers.
+ *
+ * The clock: each iteration is stamped with one `performance.now()`; the
+ * time between two stamps is one iteration plus one clock read. On a VM
+ * without a fast clock (kvm-clock here) a clock read alone costs ~0.1–0.3 µs,
+ * so the tool also measures the clock by itself (an empty iteration) and
+ * prints that line first: compare the percentiles with it.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { DRIVERS, makeScenario } from "./scenarios.ts";
+import { cpuInfo, load } from "./run.ts";
+
+/**
+ * Histogram buckets: 16 per octave (each ~4.4 % wide) from 1 ns to 2^30 ns.
+ * A Uint32Array made once: recording a sample allocates nothing.
+ */
+const PER_OCTAVE = 16;
+const BUCKETS = 30 * PER_OCTAVE;
+
+/** The percentiles and maximum of one run, in ns. */
+export interface Latency {
+  driver: string;
+  batch: number;
+  packets: number;
+  iterations: number;
+  p50: number;
+  p99: number;
+  p999: number;
+  p9999: number;
+  max: number;
+  /** Garbage collections during the timed window (scavenges + mark-compacts). */
+  gcs?: number;
+  /** The clock read by itself: median ns between two stamps of an empty loop. */
+  clockNs?: number;
+  /** Garbage collections while the empty loop ran as many iterations (the clock's own). */
+  clockGcs?: number;
+}
+
+/** A log-scale histogram of durations in ns. */
+export class Histogram {
+  readonly counts = new Uint32Array(BUCKETS);
+  count = 0;
+  max = 0;
+
+  /** Records one duration (ns). */
+  record(ns: number): void {
+    const b = ns < 1 ? 0 : Math.min(BUCKETS - 1, Math.floor(Math.log2(ns) * PER_OCTAVE));
+    this.counts[b]++;
+    this.count++;
+    if (ns > this.max) this.max = ns;
+  }
+
+  /** The upper edge (ns) of the bucket holding quantile `q` (0..1). */
+  quantile(q: number): number {
+    const rank = Math.ceil(q * this.count);
+    let seen = 0;
+    for (let b = 0; b < BUCKETS; b++) {
+      seen += this.counts[b];
+      if (seen >= rank && seen > 0) return Math.min(this.max, 2 ** ((b + 1) / PER_OCTAVE));
+    }
+    return this.max;
+  }
+}
+
+/** Times `step` until `packets` have moved; every iteration goes into `h`. */
+function timeIterations(step: () => number, packets: number, h: Histogram): number {
+  let moved = 0;
+  let iterations = 0;
+  let prev = performance.now();
+  while (moved < packets) {
+    moved += step();
+    const now = performance.now();
+    h.record((now - prev) * 1e6);
+    prev = now;
+    iterations++;
+  }
+  return iterations;
+}
+
+/** The child: one driver, warm-up, clock calibration, the timed window. */
+function child(driver: (typeof DRIVERS)[number], batch: number, packets: number): void {
+  const s = makeScenario(driver, "fwd", batch);
+  const step = () => s.step();
+  // Warm-up as measure.ts: V8 optimises, rings and pools reach steady state.
+  const warm = new Histogram();
+  for (let i = 0; i < 200; i++) timeIterations(step, 10_000, warm);
+  const clock = new Histogram();
+  console.log("=== CLOCK WINDOW BEGIN ===");
+  timeIterations(() => batch, packets, clock);
+  console.log("=== CLOCK WINDOW END ===");
+  const h = new Histogram();
+  console.log("=== LATENCY WINDOW BEGIN ===");
+  const iterations = timeIterations(step, packets, h);
+  console.log("=== LATENCY WINDOW END ===");
+  const problem = s.check();
+  if (problem) throw new Error(`${driver} fwd ${batch}: ${problem}`);
+  const result: Latency = {
+    driver,
+    batch,
+    packets,
+    iterations,
+    p50: h.quantile(0.5),
+    p99: h.quantile(0.99),
+    p999: h.quantile(0.999),
+    p9999: h.quantile(0.9999),
+    max: h.max,
+    clockNs: clock.quantile(0.5),
+  };
+  console.log(JSON.stringify(result));
+}
+
+/** Runs the child for `driver` and counts the GC lines inside its window. */
+async function measure(driver: string, batch: number, packets: number): Promise<Latency> {
+  const out = await new Deno.Command("stdbuf", {
+    args: [
+      "-oL",
+      Deno.execPath(),
+      "run",
+      "-A",
+      "--v8-flags=--trace-gc",
+      new URL(import.meta.url).pathname,
+      "--child",
+      driver,
+      "--batch",
+      String(batch),
+      "--packets",
+      String(packets),
+    ],
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  const lines = new TextDecoder().decode(out.stdout).split("\n");
+  if (!out.success) throw new Error(`latency child for ${driver} failed:\n${lines.join("\n")}`);
+  const gcsIn = (name: string) => {
+    const begin = lines.indexOf(`=== ${name} WINDOW BEGIN ===`);
+    const end = lines.indexOf(`=== ${name} WINDOW END ===`);
+    return lines.slice(begin + 1, end)
+      .filter((l) => / (Scavenge|Mark-Compact|Minor Mark)/.test(l)).length;
+  };
+  const result = JSON.parse(lines.findLast((l) => l.startsWith("{"))!) as Latency;
+  return { ...result, gcs: gcsIn("LATENCY"), clockGcs: gcsIn("CLOCK") };
+}
+
+const us = (ns: number) => (ns / 1000).toFixed(2);
+
+/** The Markdown table for docs/performance.md. */
+export function latencyTable(rows: Latency[]): string {
+  const out = [
+    "| driver | batch | packets | p50 µs | p99 µs | p99.9 µs | p99.99 µs | max µs | p99.99 / p50 | GCs | clock alone µs (GCs) |",
+    "| ------ | ----: | ------: | -----: | -----: | -------: | --------: | -----: | -----------: | --: | -------------------: |",
+  ];
+  for (const r of rows) {
+    out.push(
+      `| ${r.driver} | ${r.batch} | ${(r.packets / 1e6).toFixed(0)} M | ${us(r.p50)} | ` +
+        `${us(r.p99)} | ${us(r.p999)} | ${us(r.p9999)} | ${us(r.max)} | ` +
+        `${(r.p9999 / r.p50).toFixed(1)} | ${r.gcs} | ${us(r.clockNs ?? NaN)} (${r.clockGcs}) |`,
+    );
+  }
+  return out.join("\n");
+}
+
+const HELP =
+  `deno task bench:latency [--drivers ixgbe,virtio] [--batch 32] [--packets N] [--out FILE]
+
+Times every forward() iteration on the instant devices over N packets (default 100 M)
+and prints p50, p99, p99.9, p99.99 and the maximum, with the garbage collections counted.`;
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      drivers: { type: "string", default: DRIVERS.join(",") },
+      batch: { type: "string", default: "32" },
+      packets: { type: "string", default: "100000000" },
+      out: { type: "string" },
+      child: { type: "string" },
+      help: { type: "boolean", default: false },
+    },
+  });
+  if (values.help) {
+    console.log(HELP);
+    return;
+  }
+  const batch = Number(values.batch);
+  const packets = Number(values.packets);
+  if (!Number.isInteger(batch) || batch < 1 || batch > 256) {
+    console.error(`--batch ${values.batch}: give a whole number from 1 to 256.`);
+    Deno.exit(2);
+  }
+  if (!Number.isInteger(packets) || packets < batch) {
+    console.error(`--packets ${values.packets}: give a whole number of at least one batch.`);
+    Deno.exit(2);
+  }
+  const drivers = values.drivers.split(",");
+  for (const d of [...drivers, ...(values.child ? [values.child] : [])]) {
+    if (!(DRIVERS as readonly string[]).includes(d)) {
+      console.error(`Unknown driver ${d}: choose from ${DRIVERS.join(", ")}.`);
+      Deno.exit(2);
+    }
+  }
+  if (values.child) {
+    child(values.child as (typeof DRIVERS)[number], batch, packets);
+    return;
+  }
+  const { mhz, model } = cpuInfo();
+  console.log(`# ${model}, ${mhz} MHz, Deno ${Deno.version.deno}, load ${load()}`);
+  const rows: Latency[] = [];
+  for (const d of drivers) {
+    const r = await measure(d, batch, packets);
+    rows.push(r);
+    console.log(
+      `${d} batch ${batch}: p50 ${us(r.p50)} µs, p99 ${us(r.p99)}, p99.9 ${us(r.p999)}, ` +
+        `p99.99 ${us(r.p9999)}, max ${us(r.max)} µs; ${r.gcs} GCs in ${r.iterations} iterations`,
+    );
+  }
+  console.log(`\n${latencyTable(rows)}\n# load now ${load()}`);
+  if (values.out) Deno.writeTextFileSync(values.out, JSON.stringify(rows, null, 2) + "\n");
+}
+
+if (import.meta.main) await main();
