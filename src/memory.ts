@@ -39,6 +39,30 @@ export interface DmaMemory {
   physAddr(offset: number): number;
 }
 
+/**
+ * Device addresses are 64 bits wide; descriptors and registers take them as
+ * two 32-bit halves, low word first. In JavaScript an address is a `number`
+ * (a double), exact up to 2^53 — more than any physical address or IOVA we
+ * meet — so we split it with arithmetic, never BigInt (which allocates):
+ *
+ * - low half: `addr >>> 0`. ToUint32 is "modulo 2^32" by definition and
+ *   compiles to one truncation. The obvious `addr % 2 ** 32` on a double
+ *   above 2^31 compiles to a call to C `fmod`: that cost ~23 ns per packet
+ *   on the ixgbe forwarding path (docs/performance.md, change 1).
+ * - high half: `Math.floor(addr / 2 ** 32)`, exact for addr < 2^53.
+ *
+ * These two are the only place the project splits an address; V8 inlines
+ * them on the hot paths.
+ */
+export function lo32(addr: number): number {
+  return addr >>> 0;
+}
+
+/** The high 32 bits of a device address below 2^53 (see {@link lo32}). */
+export function hi32(addr: number): number {
+  return Math.floor(addr / 0x1_0000_0000);
+}
+
 /** Options for {@link DmaAllocator.allocate}. */
 export interface AllocateOptions {
   /**
@@ -47,6 +71,14 @@ export interface AllocateOptions {
    * never cross a page boundary).
    */
   contiguous?: boolean;
+  /**
+   * The block will be carved into packet buffers of `entrySize` bytes, each
+   * starting with a `dataOffset`-byte software header (a mempool's). Real
+   * allocators ignore it; the software 82599's simulated allocator
+   * (tools/sim82599/dma_allocator.ts) publishes it in `slabLayout`, so a device model can tell when the device would write
+   * past a buffer's data area into the next buffer's header.
+   */
+  packetBuffers?: { entrySize: number; dataOffset: number };
 }
 
 /** Where drivers get DMA memory from. */
@@ -152,6 +184,19 @@ export class HugepageAllocator implements DmaAllocator {
       for (let off = 0; off < bytes; off += HUGE_PAGE_SIZE) {
         pagePhys.push(this.#virtToPhys(virt + off));
       }
+      if (virt % HUGE_PAGE_SIZE !== 0) {
+        libc().munmap(p, BigInt(bytes));
+        throw new IxyError(
+          `Hugepage memory at 0x${virt.toString(16)} is not 2 MiB aligned: ${path} is not on ` +
+            `a 2 MiB hugetlbfs mount (pagesize=1G or 4K?). Mount one: ${SETUP_HINT}`,
+        );
+      }
+      try {
+        checkHugePageAlignment(pagePhys, `${bytes} bytes of hugepage memory`);
+      } catch (e) {
+        libc().munmap(p, BigInt(bytes));
+        throw e;
+      }
       const buffer = Deno.UnsafePointerView.getArrayBuffer(p, bytes);
       return new HugepageMemory(buffer, p, pagePhys);
     } finally {
@@ -167,14 +212,7 @@ export class HugepageAllocator implements DmaAllocator {
     if (Number(libc().pread(this.#pagemapFd, this.#entry, 8n, offset)) !== 8) {
       throw sysError("Cannot read /proc/self/pagemap");
     }
-    const pfn = this.#entry[0] & ((1n << 55n) - 1n);
-    if (pfn === 0n) {
-      throw new IxyError(
-        "Cannot translate virtual to physical addresses: /proc/self/pagemap shows no " +
-          "page frame numbers without CAP_SYS_ADMIN. Run as root (sudo).",
-      );
-    }
-    return Number(pfn) * PAGE_SIZE + (virt % PAGE_SIZE);
+    return pagemapToPhys(this.#entry[0], virt);
   }
 
   #shortage(what: string, bytes: number): IxyError {
@@ -185,6 +223,60 @@ export class HugepageAllocator implements DmaAllocator {
         `(HugePages_Free in /proc/meminfo). Add more: echo 512 > /proc/sys/vm/nr_hugepages`,
       { errno: err.errno },
     );
+  }
+}
+
+/** Bit 63 of a pagemap entry: the page is present in RAM (pagemap.rst). */
+const PAGEMAP_PRESENT = 1n << 63n;
+/** Bits 0-54 of a pagemap entry: the page frame number, if present. */
+const PAGEMAP_PFN_MASK = (1n << 55n) - 1n;
+
+/**
+ * The physical address of `virt` from its /proc/self/pagemap entry
+ * (Documentation/admin-guide/mm/pagemap.rst). Throws an {@link IxyError}
+ * instead of ever returning an address a NIC must not get:
+ *
+ * - bit 63 ("present") clear: the page is not in RAM (swapped out, or never
+ *   touched), and bits 0-54 are a swap location, not a frame;
+ * - frame number 0: what Linux shows a reader without CAP_SYS_ADMIN (since
+ *   4.0; the present bit stays set), and never a real DMA buffer.
+ */
+export function pagemapToPhys(entry: bigint, virt: number): number {
+  const where = `the page at 0x${virt.toString(16)}`;
+  if ((entry & PAGEMAP_PRESENT) === 0n) {
+    throw new IxyError(
+      `Cannot find the physical address of ${where}: /proc/self/pagemap says it is not ` +
+        `present in RAM (pagemap entry 0x${entry.toString(16)}). DMA memory must be locked ` +
+        `hugepages; report this with the output of: grep -i huge /proc/meminfo`,
+    );
+  }
+  const pfn = entry & PAGEMAP_PFN_MASK;
+  if (pfn === 0n) {
+    throw new IxyError(
+      `Cannot find the physical address of ${where}: /proc/self/pagemap shows page frame ` +
+        `number 0, which is what Linux shows without CAP_SYS_ADMIN. Run as root (sudo), or ` +
+        `bind the NIC to vfio-pci (deno task bind) to run without root through the IOMMU.`,
+    );
+  }
+  return Number(pfn) * PAGE_SIZE + (virt % PAGE_SIZE);
+}
+
+/**
+ * Throws unless every hugepage starts on a 2 MiB boundary of the device's
+ * address space: a mempool's buffers (whose size divides 2 MiB) and the
+ * rings then never cross a page, so each is physically contiguous.
+ */
+export function checkHugePageAlignment(pageAddrs: readonly number[], what: string): void {
+  for (let i = 0; i < pageAddrs.length; i++) {
+    const a = pageAddrs[i];
+    if (a % HUGE_PAGE_SIZE !== 0) {
+      throw new IxyError(
+        `DMA memory is not 2 MiB aligned: page ${i} of ${what} is at device address ` +
+          `0x${a.toString(16)}. Mempools and rings assume 2 MiB hugepages at 2 MiB ` +
+          `boundaries; use a 2 MiB hugetlbfs mount (default Hugepagesize: 2048 kB in ` +
+          `/proc/meminfo), or fix the DmaAllocator.`,
+      );
+    }
   }
 }
 
@@ -213,100 +305,5 @@ export class HugepageMemory implements DmaMemory {
   /** Unmaps the memory. UNSAFE: no view of {@link buffer} may be used afterwards. */
   free(): void {
     libc().munmap(this.#pointer, BigInt(this.size));
-  }
-}
-
-/** Options for {@link SimulatedDmaAllocator}. */
-export interface SimulatedDmaOptions {
-  /** Addresses start at `base` (default 4 GiB, so bugs that drop the high half show). */
-  base?: number;
-  /**
-   * Preallocated memory to hand out instead of fresh buffers: each allocation
-   * takes the next unused slab that is large enough, whole. A device model in
-   * a Worker gets these slabs once, at its start (a SharedArrayBuffer cannot be
-   * shared with a running, busy Worker later), and sees in {@link
-   * SimulatedDmaAllocator.slabUse} which of them the driver owns.
-   */
-  slabs?: readonly SharedArrayBuffer[];
-}
-
-/**
- * DMA memory for tests and device models: ordinary (shared) JavaScript memory
- * with made-up "physical" addresses. A real NIC cannot use it; a software
- * device model translates the addresses back with {@link translate}.
- *
- * Without slabs, every allocation is a new SharedArrayBuffer at the next free
- * address. With slabs (see {@link SimulatedDmaOptions.slabs}), slab i always
- * sits at address `base + (sum of the sizes of slabs 0..i-1)`, and each
- * allocation takes one whole slab.
- */
-export class SimulatedDmaAllocator implements DmaAllocator {
-  #blocks: { phys: number; size: number; buffer: SharedArrayBuffer }[] = [];
-  #next: number;
-  #slabs: readonly SharedArrayBuffer[];
-  #slabPhys: number[] = [];
-  #nextSlab = 0;
-  /**
-   * Bytes handed out per slab (0 = free), in shared memory so a device model
-   * in another thread can tell memory the driver owns from memory it does not.
-   * All zero without slabs.
-   */
-  readonly slabUse: Int32Array;
-
-  /** Creates an allocator; see {@link SimulatedDmaOptions}. */
-  constructor(options: SimulatedDmaOptions = {}) {
-    this.#next = options.base ?? 0x1_0000_0000;
-    this.#slabs = options.slabs ?? [];
-    for (const slab of this.#slabs) {
-      this.#slabPhys.push(this.#next);
-      this.#next += slab.byteLength;
-    }
-    this.slabUse = new Int32Array(new SharedArrayBuffer(4 * Math.max(1, this.#slabs.length)));
-  }
-
-  /** Allocates zeroed shared memory at the next free made-up address. */
-  allocate(size: number): DmaMemory {
-    const bytes = Math.ceil(size / HUGE_PAGE_SIZE) * HUGE_PAGE_SIZE;
-    let block: { phys: number; size: number; buffer: SharedArrayBuffer };
-    if (this.#slabs.length === 0) {
-      block = { phys: this.#next, size: bytes, buffer: new SharedArrayBuffer(bytes) };
-      this.#next += bytes;
-    } else {
-      while (
-        this.#nextSlab < this.#slabs.length && this.#slabs[this.#nextSlab].byteLength < bytes
-      ) this.#nextSlab++;
-      const i = this.#nextSlab++;
-      if (i >= this.#slabs.length) {
-        throw new IxyError(
-          `Cannot allocate ${size} bytes of simulated DMA memory: all preallocated slabs are ` +
-            `used or too small. Create the device model with more or larger DMA slabs.`,
-        );
-      }
-      block = { phys: this.#slabPhys[i], size: bytes, buffer: this.#slabs[i] };
-      Atomics.store(this.slabUse, i, bytes);
-    }
-    this.#blocks.push(block);
-    return { buffer: block.buffer, size: bytes, physAddr: (offset) => block.phys + offset };
-  }
-
-  /** All blocks handed out so far, for sharing with a device model. */
-  get blocks(): readonly { phys: number; size: number; buffer: SharedArrayBuffer }[] {
-    return this.#blocks;
-  }
-
-  /**
-   * Finds the memory behind `[phys, phys + length)`; undefined if that range
-   * is not entirely inside one block we handed out (a DMA error).
-   */
-  translate(
-    phys: number,
-    length: number,
-  ): { buffer: SharedArrayBuffer; offset: number } | undefined {
-    for (const b of this.#blocks) {
-      if (phys >= b.phys && phys + length <= b.phys + b.size) {
-        return { buffer: b.buffer, offset: phys - b.phys };
-      }
-    }
-    return undefined;
   }
 }

@@ -9,6 +9,49 @@
  * one 32-bit access on the bus (the 82599 requires 32-bit register accesses,
  * 82599 datasheet section 8.1 "Address Regions").
  *
+ * ## Memory ordering: what each step needs, and what provides it
+ *
+ * The rings live in DMA memory that our program and the device share. From
+ * FFI (`Deno.UnsafePointerView.getArrayBuffer`) it is a plain, non-shared
+ * ArrayBuffer; the ECMAScript memory model (ECMA-262 section 29) promises
+ * ordering only for SharedArrayBuffers and only between agents it knows, so
+ * it promises us nothing here. What we rely on is what V8 emits on x86-64,
+ * checked for Deno 2.9.6 (V8 cannot print its machine code in Deno's release
+ * build, so we read it from the running process: the address of the
+ * `AtomicsStore` builtin from `--v8-flags=--perf-basic-prof`'s map file, the
+ * bytes from /proc/PID/mem, disassembled with objdump):
+ *
+ * - `Atomics.store` on a Uint32Array (Uint16Array, Uint8Array) is `xchg`
+ *   with memory (`xchg %r10d,(%r8,%rax,1)`): a locked instruction, a full
+ *   fence on x86 (Intel SDM vol. 3, 8.2.2 and 8.2.5). `--trace-turbo` shows
+ *   that optimised code calls that builtin for a non-shared typed array;
+ *   where TurboFan inlines it (sequentially consistent store), its x64 code
+ *   generator emits the same `xchg`.
+ * - `Atomics.load` is a plain `mov`. x86-TSO never reorders a load with an
+ *   older load, nor a store with an older load, so every load is an acquire.
+ * - Plain typed-array accesses are plain `mov`s, but the JIT may merge,
+ *   drop or move them between each other; it never moves them across an
+ *   Atomics call (an effectful operation in TurboFan's effect chain).
+ *   That is why each step below that publishes or observes uses Atomics.
+ * - The registers (a BAR mapped from sysfs `resource0` or through VFIO) are
+ *   uncached (UC) memory: accesses are neither combined nor reordered, and
+ *   x86 keeps our earlier stores to ring memory before a store to them.
+ *
+ * | step (who needs it)                                                           | ordering    | provided by                                 |
+ * |-------------------------------------------------------------------------------|-------------|---------------------------------------------|
+ * | descriptor words, then virtio avail.idx (virtio 1.1, 2.6.13.3)                | store→store | `Atomics.store` of avail.idx (xchg); TSO     |
+ * | descriptor words, then ixgbe RDT/TDT (82599 7.1.9, 7.2.3.3)                   | store→store | `write32` = `Atomics.store` (xchg, UC); TSO  |
+ * | virtio avail.idx, then reading used.flags to decide on a notify (2.6.13.4)    | store→load  | the xchg of avail.idx: TSO alone lets a load pass an older store, a locked instruction does not |
+ * | avail.idx, then the notify (I/O port `out` or MMIO store)                     | store→store | TSO; `out` is serialising                    |
+ * | virtio used.idx, then the used ring entries it covers (2.6.14)                | load→load   | `Atomics.load` of used.idx; TSO              |
+ * | ixgbe write-back status (DD), then length and the other fields (7.1.6.2)      | load→load   | `Atomics.load` of the status word; TSO       |
+ * | ixgbe TX DD / virtio used entry, then reusing the buffer (stores into it)     | load→store  | TSO                                          |
+ *
+ * Linux does the same on x86 with less: its `dma_wmb()`/`virt_wmb()` are
+ * compiler barriers there and `virt_mb()` (the store→load case) a locked
+ * instruction. On another architecture none of the above has been checked:
+ * the drivers are for x86-64 only.
+ *
  * @module
  */
 

@@ -72,22 +72,33 @@ const CLASS_NAMES: Record<number, string> = {
 const IORESOURCE_IO = 0x100;
 const IORESOURCE_MEM = 0x200;
 
-const ADDRESS_RE = /^([0-9a-f]{4}):([0-9a-f]{2}):([0-1][0-9a-f])\.([0-7])$/;
+/**
+ * Domain: 4 to 8 hex digits. Linux names a function "%04x:%02x:%02x.%d"
+ * with a 32-bit domain (drivers/pci/probe.c, pci_setup_device), so domains
+ * above ffff have more digits: Intel VMD puts its devices in domains from
+ * 10000 up (drivers/pci/controller/vmd.c), e.g. `10000:01:00.0`.
+ */
+const ADDRESS_RE = /^([0-9a-f]{4,8}):([0-9a-f]{2}):([0-1][0-9a-f])\.([0-7])$/;
 
 /**
- * Checks and normalises a PCI address. Accepts `DDDD:BB:DD.F` and the short
- * `BB:DD.F` (domain 0000), in any case; returns the lower-case long form.
+ * Checks and normalises a PCI address. Accepts `DDDD:BB:DD.F` (a domain of
+ * 4 to 8 hex digits) and the short `BB:DD.F` (domain 0000), in any case;
+ * returns the lower-case form sysfs uses (domain at least 4 digits).
  */
 export function parsePciAddress(text: string): string {
   let t = text.trim().toLowerCase();
   if (/^[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/.test(t)) t = "0000:" + t;
-  if (!ADDRESS_RE.test(t)) {
+  const m = ADDRESS_RE.exec(t);
+  if (m === null) {
     throw new IxyError(
       `Malformed PCI address "${text}": expected DDDD:BB:DD.F (domain:bus:device.function ` +
-        `in hex, device 00-1f, function 0-7), e.g. 0000:00:10.0. List devices with: lspci -D`,
+        `in hex, domain 4-8 digits, device 00-1f, function 0-7), e.g. 0000:00:10.0. ` +
+        `List devices with: lspci -D`,
     );
   }
-  return t;
+  // As sysfs writes it: leading zeros beyond four digits dropped.
+  const domain = parseInt(m[1], 16).toString(16).padStart(4, "0");
+  return `${domain}:${m[2]}:${m[3]}.${m[4]}`;
 }
 
 /** A PCI function found in sysfs. Obtain one with {@link PciDevice.open}. */
@@ -220,7 +231,16 @@ export class PciDevice {
     else view.setUint32(0, value, true);
     using file = this.#openConfig({ write: true });
     file.seekSync(offset, Deno.SeekMode.Start);
-    file.writeSync(buf);
+    // A short write (sysfs cuts accesses at the end of the config space the
+    // kernel lets us reach, e.g. 64 bytes for a device it cannot read
+    // further) must not pass for a done one.
+    const written = file.writeSync(buf);
+    if (written !== size) {
+      throw new IxyError(
+        `Cannot write config space of ${this.address} at 0x${offset.toString(16)}: only ` +
+          `${written} of ${size} bytes were written. Run as root; check dmesg for the device.`,
+      );
+    }
   }
 
   /**

@@ -24,6 +24,13 @@ export class DeviceStats {
   rxMissed = 0;
   /** Frames the driver dropped as malformed (e.g. longer than a buffer). */
   rxErrors = 0;
+  /**
+   * Write-backs the driver ignored because no correct device makes them: a
+   * virtio used-ring entry naming a descriptor the device does not hold, a
+   * used index more than a ring away. Nonzero means a broken (or hostile)
+   * device; see docs/performance.md, "A device that lies".
+   */
+  deviceErrors = 0;
 
   /** Copies all counters from `other` (for computing per-second differences). */
   copyFrom(other: DeviceStats): void {
@@ -33,6 +40,7 @@ export class DeviceStats {
     this.txBytes = other.txBytes;
     this.rxMissed = other.rxMissed;
     this.rxErrors = other.rxErrors;
+    this.deviceErrors = other.deviceErrors;
   }
 }
 
@@ -78,5 +86,7 @@ export function formatStatsDiff(
   const missed = now.rxMissed - before.rxMissed;
   const errors = now.rxErrors - before.rxErrors;
   if (missed > 0 || errors > 0) text += `\n[${name}] RX missed: ${missed} errors: ${errors}`;
+  const lies = now.deviceErrors - before.deviceErrors;
+  if (lies > 0) text += `\n[${name}] device errors (bad write-backs ignored): ${lies}`;
   return text;
 }

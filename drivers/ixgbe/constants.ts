@@ -356,6 +356,11 @@ export function IXGBE_TXDCTL(i: number): number {
 /** TXDCTL.ENABLE: transmit queue enable (8.2.3.9.10). */
 export const IXGBE_TXDCTL_ENABLE = 0x02000000;
 /**
+ * TXDCTL.SWFLSH: write back the descriptors the device holds back for
+ * WTHRESH (7.2.3.5.1) now; self-clearing (8.2.3.9.10).
+ */
+export const IXGBE_TXDCTL_SWFLSH = 0x04000000;
+/**
  * TXDCTL thresholds (8.2.3.9.10, tuning in 7.2.3.4.1 / 7.2.3.5): PTHRESH bits
  * 6:0, HTHRESH 14:8, WTHRESH 22:16. ixy uses DPDK's 36 / 8 / 4.
  */
@@ -377,7 +382,10 @@ export type IXGBE_TXDCTL_THRESH = typeof IXGBE_TXDCTL_THRESH;
 export const IXGBE_GPRC = 0x04074;
 /** Good Packets Transmitted Count, 8.2.3.23.32 GPTC. */
 export const IXGBE_GPTC = 0x04080;
-/** Good Octets Received Count Low, 8.2.3.23.27 GORCL (includes the CRC). */
+/**
+ * Good Octets Received Count Low, 8.2.3.23.27 GORCL: destination address
+ * through CRC, whether or not HLREG0.RXCRCSTRP strips the CRC.
+ */
 export const IXGBE_GORCL = 0x04088;
 /** Good Octets Received Count High (bits 35:32), 8.2.3.23.28 GORCH. */
 export const IXGBE_GORCH = 0x0408c;
@@ -389,7 +397,11 @@ export const IXGBE_GOTCH = 0x04094;
 export function IXGBE_MPC(i: number): number {
   return 0x03fa0 + i * 4;
 }
-/** Queue Packets Received Drop Count, 8.2.3.23.63 QPRDC[n], n = 0..15 (SRRCTL.DROP_EN drops). */
+/**
+ * Queue Packets Received Drop Count, 8.2.3.23.63 QPRDC[n], n = 0..15
+ * (SRRCTL.DROP_EN drops). n is a statistics counter, not a queue: RQSMR maps
+ * each of the 128 queues to one of the 16 (after reset all to counter 0).
+ */
 export function IXGBE_QPRDC(i: number): number {
   return 0x01430 + i * 0x40;
 }
@@ -428,6 +440,11 @@ export const IXGBE_RXDADV_STAT = {
   DD: 0x01,
   /** End Of Packet: the last descriptor of a frame. */
   EOP: 0x02,
+  /**
+   * RXE, bit 29 of the write-back's status/error word (extended error field,
+   * 7.1.6.2): a MAC error (CRC, length, undersize, oversize, symbol).
+   */
+  RXE: 0x20000000,
 } as const;
 
 /** Type of {@link IXGBE_RXDADV_STAT}. */

@@ -17,10 +17,17 @@
  *
  * All fields are little-endian, like x86 and our typed arrays.
  *
+ * Memory ordering: the ring is memory shared with a device, which the
+ * JavaScript memory model knows nothing about. Each step's barrier and what
+ * provides it on x86-64 is in the table of src/mmio.ts; here, in short:
+ * descriptors before avail.idx, avail.idx before reading used.flags and
+ * notifying ({@link Virtqueue.publishAvailable}: an `xchg`), used.idx before
+ * the used entries ({@link Virtqueue.deviceUsedIdx}).
+ *
  * @module
  */
 
-import type { DmaAllocator, DmaMemory } from "../../src/memory.ts";
+import { type DmaAllocator, type DmaMemory, hi32, lo32 } from "../../src/memory.ts";
 import type { PktBuf } from "../../src/mempool.ts";
 import { IxyError } from "../../src/error.ts";
 import { VIRTIO_PCI_VRING_ALIGN } from "./constants.ts";
@@ -56,6 +63,22 @@ export class Virtqueue {
   readonly usedRing: Uint32Array;
   /** The packet buffer each descriptor currently points at (undefined if none). */
   readonly bufs: (PktBuf | undefined)[];
+  /**
+   * Which descriptors the device holds, for checking its used-ring entries:
+   * 0 = never made available; otherwise the {@link epoch} of the publication
+   * that handed it over ({@link pushAvailable} stamps it; the receive path
+   * re-stamps a descriptor as it re-posts it). A used entry may name
+   * descriptor `id` only if `deviceOwns[id]` is neither 0 (never given) nor
+   * {@link epoch} (returned already and re-posted, not yet published: a
+   * duplicate). The transmit path tells by `bufs[id]` instead.
+   */
+  readonly deviceOwns: Uint32Array;
+  /**
+   * Number of the next publication; {@link publishAvailable} moves it on,
+   * 1..2^30 and around (kept a small integer for V8; it could only be
+   * mistaken for an old stamp by a descriptor held for 2^30 publications).
+   */
+  epoch = 1;
   /** Our copy of avail.idx: the next slot we fill. */
   availIdx = 0;
   /** The used.idx value up to which we have processed entries. */
@@ -87,6 +110,7 @@ export class Virtqueue {
     this.usedHeader = new Uint16Array(buffer, layout.usedOffset, 2);
     this.usedRing = new Uint32Array(buffer, layout.usedOffset + 4, 2 * size);
     this.bufs = new Array(size).fill(undefined);
+    this.deviceOwns = new Uint32Array(size);
     this.#free = new Uint16Array(size);
     for (let i = 0; i < size; i++) this.#free[i] = size - 1 - i;
     this.#freeTop = size;
@@ -112,35 +136,46 @@ export class Virtqueue {
     this.#free[this.#freeTop++] = id;
   }
 
-  /**
-   * Fills descriptor `id`. Addresses are below 2^53, so we split them into
-   * two 32-bit halves without BigInt.
-   */
+  /** Fills descriptor `id` (the 64-bit address as two halves: src/memory.ts, lo32). */
   setDescriptor(id: number, addr: number, len: number, flags: number, next = 0): void {
     const w = id << 2;
-    this.desc[w] = addr >>> 0; // low 32 bits (>>> 0 keeps them unsigned)
-    this.desc[w + 1] = Math.floor(addr / 0x1_0000_0000); // high bits
+    this.desc[w] = lo32(addr);
+    this.desc[w + 1] = hi32(addr);
     this.desc[w + 2] = len;
     this.desc[w + 3] = flags | (next << 16);
   }
 
   /** Puts descriptor `id` into the next available-ring slot (not yet published). */
   pushAvailable(id: number): void {
+    this.deviceOwns[id] = this.epoch;
     this.avail[2 + (this.availIdx & (this.size - 1))] = id;
     this.availIdx = (this.availIdx + 1) & 0xffff;
   }
 
   /**
-   * Publishes the slots pushed so far by writing avail.idx. `Atomics.store`
-   * keeps the JIT from moving earlier descriptor writes after it, and x86
-   * keeps stores in order, so the device never sees an index before its
-   * descriptor (section 2.6.13.3 asks for a memory barrier here).
+   * Publishes the slots pushed so far by writing avail.idx. Ordering
+   * (src/mmio.ts, "Memory ordering", for how it was checked):
+   *
+   * - before it, the descriptor words and available-ring slots must be
+   *   visible (section 2.6.13.3: "a memory barrier"; store→store): the JIT
+   *   does not move plain stores past `Atomics.store`, and x86 keeps stores
+   *   in order;
+   * - after it, the driver reads used.flags to decide whether to notify
+   *   (section 2.6.13.4; store→load, the one reordering x86 allows): V8's
+   *   `Atomics.store` is an `xchg`, a full fence, so that read cannot be
+   *   satisfied before the device can see the new index.
    */
   publishAvailable(): void {
     Atomics.store(this.avail, 1, this.availIdx);
+    this.epoch = (this.epoch & 0x3fff_ffff) + 1;
   }
 
-  /** The device's used.idx, read fresh from memory each time. */
+  /**
+   * The device's used.idx, read fresh from memory each time. The used-ring
+   * entries it covers are read after it (load→load, section 2.6.14): a
+   * plain `mov` on x86, whose loads are not reordered with older loads,
+   * and the JIT does not hoist later loads above an Atomics call.
+   */
   deviceUsedIdx(): number {
     return Atomics.load(this.usedHeader, 1);
   }

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
-import { SimulatedDmaAllocator } from "../../src/memory.ts";
+import type { DmaAllocator } from "../../src/memory.ts";
+import { SimulatedDmaAllocator } from "../../tools/sim82599/dma_allocator.ts";
+import { IxyError } from "../../src/error.ts";
 import { Mempool, PKT_BUF_HEADER, type PktBuf } from "../../src/mempool.ts";
 
 Deno.test("mempool", async (t) => {
@@ -57,4 +59,27 @@ Deno.test("simulated DMA translates only what it handed out", () => {
   assert.deepEqual(dma.translate(m.physAddr(10), 4)?.offset, 10);
   assert.equal(dma.translate(m.physAddr(m.size - 2), 4), undefined);
   assert.equal(dma.translate(0x1000, 4), undefined);
+});
+
+Deno.test("mempool refuses DMA memory whose hugepages are not 2 MiB aligned", () => {
+  const MiB = 1024 * 1024;
+  // Page 0 aligned, page 1 not: a buffer in page 1 could cross a physical page.
+  const pages = [0x4000_0000, 0x5000_1000];
+  const dma: DmaAllocator = {
+    allocate: (size) => ({
+      buffer: new ArrayBuffer(Math.ceil(size / (2 * MiB)) * 2 * MiB),
+      size: Math.ceil(size / (2 * MiB)) * 2 * MiB,
+      physAddr: (off) => pages[Math.floor(off / (2 * MiB))] + (off % (2 * MiB)),
+    }),
+  };
+  assert.throws(
+    () => Mempool.create(dma, { numEntries: 2048 }),
+    (e: unknown) => {
+      assert.ok(e instanceof IxyError);
+      assert.match(e.message, /not 2 MiB aligned: page 1 .* 0x50001000/);
+      return true;
+    },
+  );
+  pages[1] = 0x5000_0000;
+  assert.equal(Mempool.create(dma, { numEntries: 2048 }).numEntries, 2048);
 });

@@ -18,3 +18,14 @@ Deno.test("statistics as ixy prints them", () => {
   copy.copyFrom(now);
   assert.deepEqual(copy, now);
 });
+
+Deno.test("statistics show write-backs the driver ignored (deviceErrors)", () => {
+  const before = new DeviceStats();
+  const now = new DeviceStats();
+  now.deviceErrors = 3;
+  const text = formatStatsDiff("lying", { now, before }, 1e9);
+  assert.match(text, /\[lying\] device errors \(bad write-backs ignored\): 3$/);
+  const copy = new DeviceStats();
+  copy.copyFrom(now);
+  assert.equal(copy.deviceErrors, 3);
+});

@@ -28,7 +28,7 @@ const RING = 64;
 export const lab3: Lab = {
   number: 3,
   title: "TX: txBatch over the 82599 transmit ring",
-  reference: "tools/lab/solutions/lab3_tx.ts",
+  reference: "drivers/ixgbe/tx.ts",
   functions: ["txBatch"],
   async run(impl, list) {
     const txBatch = impl.txBatch as TxBatchFn;
@@ -141,7 +141,11 @@ export const lab3: Lab = {
       await list.check(
         "stops at a full ring: takes at most 63 frames on a 64-descriptor ring the device does not drain",
         () => {
-          a.regs.write32(IXGBE_DMATXCTL, 0);
+          // Read-modify-write: DMATXCTL's bits 31:16 hold the VLAN EtherType (8.2.3.9.2).
+          a.regs.write32(
+            IXGBE_DMATXCTL,
+            (a.regs.read32(IXGBE_DMATXCTL) & ~IXGBE_DMATXCTL_TE) >>> 0,
+          );
           const n = pool.allocBatch(offered, 100);
           fill(offered, n, 0);
           taken = txBatch(q, offered, n);
@@ -166,7 +170,7 @@ export const lab3: Lab = {
       });
 
       await list.check("after the device resumes, exactly the frames it took arrive", () => {
-        a.regs.write32(IXGBE_DMATXCTL, IXGBE_DMATXCTL_TE);
+        a.regs.write32(IXGBE_DMATXCTL, (a.regs.read32(IXGBE_DMATXCTL) | IXGBE_DMATXCTL_TE) >>> 0);
         sim.settle();
         const checker = new SequenceChecker(taken, template);
         drainReference(devB, (f) => checker.add(f));

@@ -28,7 +28,7 @@ const RING = 64;
 export const lab4: Lab = {
   number: 4,
   title: "RX: rxBatch over the 82599 receive ring",
-  reference: "tools/lab/solutions/lab4_rx.ts",
+  reference: "drivers/ixgbe/rx.ts",
   functions: ["rxBatch"],
   async run(impl, list) {
     const rxBatch = impl.rxBatch as RxBatchFn;

@@ -14,6 +14,11 @@ import { CTRL, ENTRY_WORDS, OP, RING, RING_CAPACITY } from "./protocol.ts";
 /** How long a read waits for the device before giving up. */
 const ANSWER_TIMEOUT_MS = 5000;
 
+/** The driver's clock in microseconds, wrapping at 2^32 (protocol.ts `ENTRY_WORDS`). */
+function nowMicros(): number {
+  return Math.round(performance.now() * 1000) | 0;
+}
+
 /** BAR0 of one model port, as the driver sees it. */
 export class SimBar implements RegisterSpace {
   /** The port's name (for error messages). */
@@ -41,6 +46,7 @@ export class SimBar implements RegisterSpace {
     this.#ring[e + 1] = offset;
     this.#ring[e + 2] = value | 0;
     this.#ring[e + 3] = 0;
+    this.#ring[e + 4] = nowMicros();
     this.#publish();
   }
 
@@ -59,6 +65,7 @@ export class SimBar implements RegisterSpace {
     this.#ring[e + 1] = a;
     this.#ring[e + 2] = (args.b ?? 0) | 0;
     this.#ring[e + 3] = seq;
+    this.#ring[e + 4] = nowMicros();
     this.#publish();
     const deadline = performance.now() + timeoutMs;
     for (;;) {

@@ -17,19 +17,41 @@ export class DmaSpace {
   /** Byte offset in that slab. */
   offset = 0;
   #use: Int32Array;
+  #layout: Int32Array | undefined;
   #base: number;
   #slabSize: number;
 
-  /** Wraps the slabs; `use[i]` says how many bytes of slab i the driver owns. */
+  /**
+   * Wraps the slabs; `use[i]` says how many bytes of slab i the driver owns,
+   * `layout[2i]`, `layout[2i + 1]` the entry size and data offset of the
+   * packet buffers in it (0 when it holds none; SimulatedDmaAllocator.slabLayout).
+   */
   constructor(
     slabs: SharedArrayBuffer[],
-    layout: { use: Int32Array; base: number; slabSize: number },
+    layout: { use: Int32Array; layout?: Int32Array; base: number; slabSize: number },
   ) {
     this.u8 = slabs.map((s) => new Uint8Array(s));
     this.u32 = slabs.map((s) => new Uint32Array(s));
     this.#use = layout.use;
+    this.#layout = layout.layout;
     this.#base = layout.base;
     this.#slabSize = layout.slabSize;
+  }
+
+  /**
+   * For the range of the last successful {@link locate} (`length` bytes at
+   * {@link offset} of {@link slab}): the bytes of its packet buffer's data
+   * area from its start on, or -1 when the range does not start in a data
+   * area. Infinity when the slab holds no packet buffers (nothing to check).
+   */
+  dataAreaLeft(): number {
+    const l = this.#layout;
+    if (l === undefined) return Infinity;
+    const entrySize = Atomics.load(l, 2 * this.slab);
+    if (entrySize === 0) return Infinity;
+    const inEntry = this.offset % entrySize;
+    if (inEntry < Atomics.load(l, 2 * this.slab + 1)) return -1;
+    return entrySize - inEntry;
   }
 
   /**

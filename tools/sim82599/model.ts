@@ -13,30 +13,41 @@
  *   `resetDelayMs`; the bits read 1 until it is done and then clear
  *   themselves. All registers return to their reset values, EEC.ARD
  *   (8.2.3.2.1) and RDRXCTL.DMAIDONE (8.2.3.8.8) are set, RAL/RAH(0) hold the
- *   port's MAC as if loaded from the EEPROM. Any other register access during
- *   the reset is a violation (4.6.3.2 asks software to wait for it).
+ *   port's MAC as if loaded from the EEPROM; DMATXCTL.VT holds 0x8100
+ *   (8.2.3.9.2). Any access within ~1 ms of setting CTRL.RST, CTRL
+ *   included, is a violation (8.2.3.1.1), timed by the driver's clock
+ *   (protocol.ts); so is any access but to CTRL until the reset is done
+ *   (4.6.3.2 asks software to wait for it).
  * - Link (4.6.4): AUTOC.AN_RESTART (self-clearing) brings the link up
  *   `linkDelayMs` later when the port is wired (cable or loopback). LINKS
  *   (8.2.3.22.20) reports up + 10 Gb/s. The link partner is assumed to be
  *   always ready (like a switch port), so one side can come up first.
  * - Transmit (7.2, tx.ts): when DMATXCTL.TE and TXDCTL[n].ENABLE are set,
  *   advanced data descriptors (7.2.3.2.4) from TDH to TDT are fetched, their
- *   buffers read by DMA and gathered up to EOP; DD is written back when RS
- *   is set; TDH advances. Short frames are padded (HLREG0.TXPADEN); GPTC and
- *   GOTC (CRC included) count them; the frame goes to the wire.
+ *   buffers read by DMA and gathered up to EOP; TDH advances. Write-back
+ *   follows TXDCTL.WTHRESH (7.2.3.5.1): 0 = DD at once for descriptors with
+ *   RS; > 0 = held back and written back in groups of WTHRESH, or on
+ *   TXDCTL.SWFLSH — so TDH = TDT means fetched, not written back. Short
+ *   frames are padded (HLREG0.TXPADEN); GPTC and GOTC (CRC included) count
+ *   them; the frame goes to the wire.
  * - Receive (7.1, rx.ts): with RXCTRL.RXEN, frames pass the L2 filter
  *   (7.1.1.1: RAL/RAH exact matches, FCTRL.UPE/MPE/BAM; the multicast table
  *   is not modelled, so multicast needs MPE) and go to queue 0 (RSS and the
  *   other pool/queue filters are not modelled: MRQC is ignored). The frame is
  *   written into the buffer(s) of the descriptors at RDH (one buffer is
  *   SRRCTL.BSIZEPACKET KB), written back with length, DD and EOP, RDH
- *   advances; GPRC/GORC count it (CRC included, as 8.2.3.23.27 says). No
- *   free descriptor (RDH = RDT): with SRRCTL.DROP_EN the frame is dropped and
- *   counted in QPRDC[n], otherwise it waits in the packet buffer (RXPBSIZE[0]
- *   bytes) and when that is full, MPC[0] counts it. The CRC is stripped when
- *   HLREG0.RXCRCSTRP is set, else the model appends a real CRC-32.
+ *   advances. No free descriptor (RDH = RDT): with SRRCTL.DROP_EN the frame
+ *   is dropped and counted in QPRDC[m], m the statistics counter RQSMR maps
+ *   the queue to; otherwise it waits in the packet buffer (RXPBSIZE[0]
+ *   bytes) and when that is full, MPC[0] counts it. GPRC/GORC count a frame
+ *   once it is stored (delivered or waiting in the packet buffer: 8.2.3.23,
+ *   a packet need not reach host memory to count as received); GORC from
+ *   destination address through CRC whether or not the CRC is stripped
+ *   (8.2.3.23.27); GPRC also counts MPC's frames (the erratum DPDK cites and
+ *   Linux works around). The CRC is stripped when HLREG0.RXCRCSTRP is set,
+ *   else the model appends a real CRC-32.
  * - Statistics (8.2.3.23, registers.ts): GPRC, GPTC, GORCL/H, GOTCL/H,
- *   MPC[n], QPRDC[n] clear on read.
+ *   MPC[n], QPRDC[n] (per statistics counter, mapped by RQSMR) clear on read.
  * - Interrupts (7.3): EICR/EICS/EIMS/EIMC/EIAC/EIAM/GPIE/IVAR/EITR and MSI-X
  *   messages on receive write-back, in interrupts.ts.
  *
@@ -44,8 +55,11 @@
  * violations.ts): tails beyond the ring, tails moved while the queue is
  * disabled, queues enabled before their ring base/length is valid, ring
  * registers changed while a queue runs, descriptor rings or buffers outside
- * the DMA memory the driver owns, malformed transmit descriptors, unaligned
- * or out-of-range register offsets, accesses during reset.
+ * the DMA memory the driver owns, receive buffers whose SRRCTL.BSIZEPACKET
+ * runs past their mempool buffer's data area (8.2.3.8.7), malformed
+ * transmit descriptors, unaligned or out-of-range register offsets,
+ * accesses during reset or within ~1 ms of setting CTRL.RST (8.2.3.1.1),
+ * DMATXCTL writes that change VT (8.2.3.9.2).
  *
  * @module
  */
@@ -69,6 +83,9 @@ import { Violations, type ViolationSink } from "./violations.ts";
 export { DmaSpace } from "./dma.ts";
 export type { ViolationSink } from "./violations.ts";
 
+/** How long software must leave the device alone after setting CTRL.RST (8.2.3.1.1): ~1 ms. */
+const RESET_QUIET_US = 1000;
+
 /** One 82599 port. */
 export class PortModel {
   /** The port's name, e.g. `sim0`. */
@@ -80,6 +97,8 @@ export class PortModel {
   #check: Violations;
   #timing: { linkDelayMs: number; resetDelayMs: number };
   #resetUntil = -1;
+  /** Driver time (µs) of the last CTRL.RST write, until ~1 ms passed (8.2.3.1.1). */
+  #resetWrittenAt: number | undefined;
   #linkUpAt = -1;
   #linkUp = false;
   #stats = new Statistics();
@@ -165,10 +184,14 @@ export class PortModel {
   // -------------------------------------------------------------------------
   // Register reads
 
-  /** A register read by the driver, with its side effects (read-to-clear). */
-  read(offset: number): number {
+  /**
+   * A register read by the driver, with its side effects (read-to-clear);
+   * `time` is when the driver posted it (µs, protocol.ts `ENTRY_WORDS`).
+   */
+  read(offset: number, time = 0): number {
     if (!this.#check.offset(offset, "read")) return 0xffffffff;
     const off = canonical(offset);
+    this.#checkResetQuiet(off, time, "read");
     if (this.#resetUntil >= 0 && off !== C.IXGBE_CTRL) {
       this.#check.duringReset(off, "read");
     }
@@ -182,11 +205,12 @@ export class PortModel {
   // -------------------------------------------------------------------------
   // Register writes
 
-  /** A register write by the driver, with its side effects. */
-  write(offset: number, value: number): void {
+  /** A register write by the driver, with its side effects; `time` as for {@link read}. */
+  write(offset: number, value: number, time = 0): void {
     if (!this.#check.offset(offset, "write")) return;
     const off = canonical(offset);
     const r = this.#regs;
+    this.#checkResetQuiet(off, time, "write");
     if (this.#resetUntil >= 0 && off !== C.IXGBE_CTRL) {
       this.#check.duringReset(off, "write");
       return;
@@ -194,14 +218,17 @@ export class PortModel {
     if (this.#irq.owns(off)) return this.#irq.write(off, value, performance.now());
     switch (off) {
       case C.IXGBE_CTRL:
-        if (value & C.IXGBE_CTRL_RST_MASK) this.#startReset(value);
-        else if (this.#resetUntil < 0) r[off >> 2] = value;
+        if (value & C.IXGBE_CTRL_RST_MASK) {
+          this.#startReset(value);
+          this.#resetWrittenAt = time;
+        } else if (this.#resetUntil < 0) r[off >> 2] = value;
         return;
       case C.IXGBE_AUTOC:
         r[off >> 2] = value & ~C.IXGBE_AUTOC_BITS.AN_RESTART; // self-clearing
         if (value & C.IXGBE_AUTOC_BITS.AN_RESTART) this.#restartAutoNeg();
         return;
       case C.IXGBE_DMATXCTL:
+        this.#check.dmatxctl(r[off >> 2], value);
         r[off >> 2] = value;
         if (value & C.IXGBE_DMATXCTL_TE) this.#tx.refreshEnabled();
         return;
@@ -222,6 +249,22 @@ export class PortModel {
       return;
     }
     writeRegister(r, off, value);
+  }
+
+  /**
+   * 8.2.3.1.1 (CTRL.RST) and 4.6.3.2: after setting CTRL.RST, software must
+   * wait about 1 ms before it polls the bit or touches any other register.
+   * Reported once per reset, at the first access that came too early.
+   */
+  #checkResetQuiet(off: number, time: number, what: "read" | "write"): void {
+    if (this.#resetWrittenAt === undefined) return;
+    const waited = (time - this.#resetWrittenAt) | 0;
+    if (waited >= RESET_QUIET_US) {
+      this.#resetWrittenAt = undefined;
+      return;
+    }
+    this.#resetWrittenAt = undefined;
+    this.#check.tooSoonAfterReset(off, what, waited);
   }
 
   #startReset(value: number): void {

@@ -10,7 +10,7 @@
  * | TAIL           | device     | requests consumed so far                    |
  * | REPLY_SEQ      | device     | sequence number of the last answered request|
  * | REPLY_VALUE    | device     | its answer (a register value)               |
- * | ENTRIES + 4k.. | driver     | entry k: op, a, b, seq                      |
+ * | ENTRIES + 5k.. | driver     | entry k: op, a, b, seq, time                |
  *
  * Register writes are posted (the driver does not wait), like PCIe posted
  * writes; reads wait for the answer, and since the device consumes the ring in
@@ -35,8 +35,14 @@ export const RING = {
 /** Type of {@link RING}. */
 export type RING = typeof RING;
 
-/** Words per ring entry: op, a, b, seq. */
-export const ENTRY_WORDS = 4;
+/**
+ * Words per ring entry: op, a, b, seq, time. `time` is when the driver
+ * posted the request, in microseconds of the driver's clock (wrapping at
+ * 2^32): the device compares two of them to check the waits the datasheet
+ * asks software for (e.g. ~1 ms after CTRL.RST, 8.2.3.1.1), which the
+ * device's own clock could not judge (it may consume both at once).
+ */
+export const ENTRY_WORDS = 5;
 /** Entries per ring (a power of two). */
 export const RING_CAPACITY = 4096;
 /** Bytes of a request ring. */
@@ -104,6 +110,8 @@ export interface InitMessage {
   slabs: SharedArrayBuffer[];
   /** Bytes the driver owns in each slab (SimulatedDmaAllocator.slabUse). */
   slabUse: SharedArrayBuffer;
+  /** Packet-buffer layout of each slab (SimulatedDmaAllocator.slabLayout). */
+  slabLayout: SharedArrayBuffer;
   /** Physical address of slab 0. */
   dmaBase: number;
   /** Bytes per slab. */

@@ -43,6 +43,7 @@ export function applyResetValues(r: Uint32Array, mac: number[]): void {
   // EEPROM auto-read and DMA init are done when the reset ends.
   r[C.IXGBE_EEC >> 2] = C.IXGBE_EEC_ARD | 0x100; // ARD | PRES (EEPROM present)
   r[C.IXGBE_RDRXCTL >> 2] = C.IXGBE_RDRXCTL_BITS.DMAIDONE;
+  r[C.IXGBE_DMATXCTL >> 2] = 0x81000000; // VT = 0x8100, the VLAN EtherType (8.2.3.9.2)
   r[C.IXGBE_RXPBSIZE(0) >> 2] = 0x00080000; // 512 KB (8.2.3.8.9)
   r[C.IXGBE_TXPBSIZE(0) >> 2] = 0x00028000; // 160 KB (8.2.3.9.13)
   r[C.IXGBE_HLREG0 >> 2] = C.IXGBE_HLREG0_BITS.TXCRCEN | C.IXGBE_HLREG0_BITS.RXCRCSTRP |

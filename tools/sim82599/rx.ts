@@ -4,13 +4,16 @@
  * FCTRL.UPE/MPE/BAM; the multicast table is not modelled, so multicast
  * needs MPE) and go to queue 0 (RSS and the other pool/queue filters are
  * not modelled: MRQC is ignored). The frame is written into the buffer(s)
- * of the descriptors at RDH (one buffer is SRRCTL.BSIZEPACKET KB), written
- * back with length, DD and EOP, RDH advances; GPRC/GORC count it (CRC
- * included, as 8.2.3.23.27 says). No free descriptor (RDH = RDT): with
- * SRRCTL.DROP_EN the frame is dropped and counted in QPRDC[n], otherwise it
- * waits in the packet buffer (RXPBSIZE[0] bytes) and when that is full,
- * MPC[0] counts it. The CRC is stripped when HLREG0.RXCRCSTRP is set, else
- * the model appends a real CRC-32.
+ * of the descriptors at RDH (one buffer is SRRCTL.BSIZEPACKET KB; a buffer
+ * that size would overrun its mempool buffer's data area is a violation),
+ * written back with length, DD and EOP, RDH advances. No free descriptor
+ * (RDH = RDT): with SRRCTL.DROP_EN the frame is dropped and counted in the
+ * QPRDC that RQSMR maps the queue to, otherwise it waits in the packet
+ * buffer (RXPBSIZE[0] bytes) and when that is full, MPC[0] counts it.
+ * GPRC/GORC count a frame once it is stored (delivered or waiting); GORC
+ * includes the CRC whether or not it is stripped (8.2.3.23.27); GPRC also
+ * counts MPC's frames (erratum). The CRC is stripped when HLREG0.RXCRCSTRP
+ * is set, else the model appends a real CRC-32.
  *
  * @module
  */
@@ -42,6 +45,8 @@ export class RxPath {
   #pbFrames: Uint8Array[] = [];
   #pbBytes = 0;
   #rxScratch = new Uint8Array(MAX_FRAME + CRC_BYTES);
+  /** 1 once queue n's buffer size was reported as too large (rxBufferSize). */
+  #bsizeReported = new Uint8Array(QUEUES);
 
   /** Works on the port's registers and counters; receive write-backs go to `irq`. */
   constructor(port: {
@@ -66,6 +71,7 @@ export class RxPath {
     this.updateFilters();
     this.#pbFrames = [];
     this.#pbBytes = 0;
+    this.#bsizeReported.fill(0);
   }
 
   /** DMA stops at once (a reset begins). */
@@ -93,19 +99,40 @@ export class RxPath {
     const r = this.#regs;
     if (!(r[C.IXGBE_RXCTRL >> 2] & C.IXGBE_RXCTRL_RXEN)) return;
     if (!this.#accept(frame)) return;
-    if (this.#pbFrames.length === 0 && this.#deliver(frame, length)) return;
-    // No descriptor for it (7.1.9 / 8.2.3.8.7 DROP_EN).
+    if (this.#pbFrames.length === 0 && this.#deliver(frame, length)) {
+      this.#countGood(length);
+      return;
+    }
+    // No descriptor for it (7.1.9 / 8.2.3.8.7 DROP_EN): dropped, counted in
+    // the QPRDC the queue is mapped to (RQSMR), not as a good packet.
     if (r[canonical(C.IXGBE_SRRCTL(0)) >> 2] & C.IXGBE_SRRCTL_BITS.DROP_EN) {
-      this.#stats.qprdc[0]++;
+      this.#stats.qprdc[statCounter(r, 0)]++;
       return;
     }
     const capacity = ((r[C.IXGBE_RXPBSIZE(0) >> 2] >>> 10) & 0x3ff) * 1024;
     if (this.#pbBytes + length > capacity) {
+      // Packet buffer full: MPC (8.2.3.23.4). The erratum DPDK and Linux work
+      // around ("GPRC counts good + missed packets"): GPRC counts it too,
+      // GORC does not.
       this.#stats.mpc[0]++;
+      this.#stats.gprc++;
       return;
     }
+    // Stored in the packet buffer: received, as far as the counters go
+    // (8.2.3.23: a packet need not reach host memory to count as received).
     this.#pbFrames.push(frame.slice(0, length));
     this.#pbBytes += length;
+    this.#countGood(length);
+  }
+
+  /**
+   * GPRC and GORC for a good frame of `length` bytes without CRC. GORC counts
+   * from the destination address through the CRC (8.2.3.23.27), whether or
+   * not HLREG0.RXCRCSTRP strips the CRC before it reaches host memory.
+   */
+  #countGood(length: number): void {
+    this.#stats.gprc++;
+    this.#stats.gorc += length + CRC_BYTES;
   }
 
   /** Moves frames waiting in the packet buffer to descriptors; returns how many. */
@@ -170,6 +197,9 @@ export class RxPath {
       const w = ring.word + head * 4;
       const addr = desc[w + D.PKT_ADDR_LO] + desc[w + D.PKT_ADDR_HI] * TWO_TO_32;
       const chunk = Math.min(bsize, total - pos);
+      if (this.#bsizeReported[q] === 0 && !this.#check.rxBufferSize(head, q, addr, bsize)) {
+        this.#bsizeReported[q] = 1; // once per queue and reset: the log stays readable
+      }
       if (!this.#check.rxBuffer(head, q, addr, chunk)) {
         r[hIdx] = head;
         return true;
@@ -189,8 +219,6 @@ export class RxPath {
       head = head + 1 === ring.size ? 0 : head + 1;
     }
     r[hIdx] = head;
-    this.#stats.gprc++;
-    this.#stats.gorc += length + CRC_BYTES;
     this.#irq.rxWriteBack(q, performance.now());
     return true;
   }
@@ -217,6 +245,17 @@ export class RxPath {
     return true;
   }
 }
+
+/**
+ * The statistics counter (0-15) receive queue `q` is mapped to: RQSMR[q / 4],
+ * byte q % 4, bits 3:0 (RQSMR, with the statistics of 8.2.3.23: QPRC, QBRC, QPRDC are per
+ * statistics counter, not per queue). All queues map to counter 0 after reset.
+ */
+function statCounter(r: Uint32Array, q: number): number {
+  return (r[(RQSMR_BASE + 4 * (q >> 2)) >> 2] >>> (8 * (q & 3))) & 0xf;
+}
+/** RQSMR[0], Receive Queue Statistic Mapping (RQSMR[n] at 0x02300 + 4n, n = 0..31). */
+const RQSMR_BASE = 0x02300;
 
 const CRC_TABLE = (() => {
   const t = new Uint32Array(256);

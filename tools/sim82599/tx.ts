@@ -2,7 +2,14 @@
  * The transmit path of a software 82599 port (datasheet rev. 3.3, 7.2):
  * when DMATXCTL.TE and TXDCTL[n].ENABLE are set, advanced data descriptors
  * (7.2.3.2.4) from TDH to TDT are fetched, their buffers read by DMA and
- * gathered up to EOP; DD is written back when RS is set; TDH advances.
+ * gathered up to EOP; TDH advances. Write-back follows 7.2.3.5.1: with
+ * TXDCTL.WTHRESH = 0, DD is written into each descriptor with RS at once;
+ * with WTHRESH > 0, processed descriptors are held back and written back
+ * (all of them, DD set) in groups once WTHRESH have accumulated, or when the
+ * driver sets TXDCTL.SWFLSH. So TDH = TDT means "fetched", not "written
+ * back": up to WTHRESH - 1 descriptors may wait without DD. (The third
+ * trigger, an interrupt-throttling timer of a TX cause, is not modelled: our
+ * driver maps no TX cause.)
  * Short frames are padded (HLREG0.TXPADEN); GPTC and GOTC (CRC included)
  * count them; the frame goes to the wire.
  *
@@ -22,12 +29,20 @@ import {
 import { type QueuePort, REG, type Ring, writeQueueRegister } from "./queues.ts";
 import type { Violations } from "./violations.ts";
 
-/** Transmit queue state: the ring plus the frame being gathered. */
+/** Transmit queue state: the ring, the frame being gathered, the write-backs held back. */
 interface TxRing extends Ring {
   frame: Uint8Array;
   length: number;
   bad: boolean;
+  /** Processed descriptors whose write-back waits for WTHRESH (7.2.3.5.1). */
+  pending: number;
+  /** Index of the first of them. */
+  pendingFrom: number;
 }
+
+/** TXDCTL.WTHRESH, bits 22:16 (8.2.3.9.10). */
+const WTHRESH_SHIFT = 16;
+const WTHRESH_MASK = 0x7f;
 
 /** The transmit queues of one port. */
 export class TxPath {
@@ -63,6 +78,8 @@ export class TxPath {
         frame: new Uint8Array(0),
         length: 0,
         bad: false,
+        pending: 0,
+        pendingFrom: 0,
       });
     }
   }
@@ -73,6 +90,7 @@ export class TxPath {
       t.enabled = false;
       t.length = 0;
       t.bad = false;
+      t.pending = 0;
     }
     this.#txEnabled = [];
   }
@@ -86,10 +104,17 @@ export class TxPath {
   /** A write to register `reg` (offset in the 0x40 block) of queue `q`. */
   writeQueue(q: number, write: { reg: number; value: number }): void {
     const ring = this.#tx[q];
+    if (write.reg === REG.DCTL && (write.value & C.IXGBE_TXDCTL_SWFLSH)) {
+      // 8.2.3.9.10 SWFLSH: flush the held-back write-backs; the bit self-clears.
+      if (ring.enabled) this.#writeBack(ring);
+      write = { reg: write.reg, value: write.value & ~C.IXGBE_TXDCTL_SWFLSH };
+    }
     if (writeQueueRegister(this.#queuePort, { dir: "TX", q, ring }, write)) {
       if (ring.frame.length === 0) ring.frame = new Uint8Array(MAX_FRAME);
       ring.length = 0;
       ring.bad = false;
+      ring.pending = 0;
+      ring.pendingFrom = this.#regs[C.IXGBE_TDH(q) >> 2];
     }
     if (write.reg === REG.DCTL) this.refreshEnabled();
   }
@@ -117,6 +142,7 @@ export class TxPath {
     let head = r[hIdx];
     const ring = this.#dma.u32[t.slab];
     const X = C.IXGBE_ADVTXD;
+    const wthresh = (r[C.IXGBE_TXDCTL(q) >> 2] >>> WTHRESH_SHIFT) & WTHRESH_MASK;
     let n = 0;
     while (head !== tail && n < budget) {
       const w = t.word + head * 4;
@@ -136,12 +162,15 @@ export class TxPath {
           t.length += len;
         }
       }
-      // Write-back (7.2.3.2.4): the whole descriptor, DD last.
-      if (cmd & X.DCMD_RS) {
-        ring[w] = 0;
-        ring[w + 1] = 0;
-        ring[w + 2] = 0;
-        Atomics.store(ring, w + 3, X.STAT_DD);
+      // Write-back (7.2.3.5.1): with WTHRESH = 0 at once, for descriptors
+      // with RS; with WTHRESH > 0 the device holds processed descriptors back
+      // and writes them all back once WTHRESH have accumulated (or on
+      // TXDCTL.SWFLSH). Until then TDH has passed them but DD is not set.
+      if (wthresh === 0) {
+        if (cmd & X.DCMD_RS) writeBackOne(ring, w);
+      } else {
+        if (t.pending === 0) t.pendingFrom = head;
+        if (++t.pending >= wthresh) this.#writeBack(t);
       }
       head = head + 1 === t.size ? 0 : head + 1;
       n++;
@@ -158,6 +187,16 @@ export class TxPath {
     return n;
   }
 
+  /** Writes back every held-back descriptor of `t` (7.2.3.5.1). */
+  #writeBack(t: TxRing): void {
+    const ring = this.#dma.u32[t.slab];
+    for (let i = 0, d = t.pendingFrom; i < t.pending; i++) {
+      writeBackOne(ring, t.word + d * 4);
+      d = d + 1 === t.size ? 0 : d + 1;
+    }
+    t.pending = 0;
+  }
+
   #sendFrame(frame: Uint8Array, length: number): void {
     let n = length;
     if ((this.#regs[C.IXGBE_HLREG0 >> 2] & C.IXGBE_HLREG0_BITS.TXPADEN) && n < MIN_FRAME) {
@@ -168,4 +207,12 @@ export class TxPath {
     this.#stats.gotc += n + CRC_BYTES;
     this.#wire(frame, n);
   }
+}
+
+/** Writes back the descriptor at word `w` (7.2.3.2.4 write-back format): the whole descriptor, DD last. */
+function writeBackOne(ring: Uint32Array, w: number): void {
+  ring[w] = 0;
+  ring[w + 1] = 0;
+  ring[w + 2] = 0;
+  Atomics.store(ring, w + 3, C.IXGBE_ADVTXD.STAT_DD);
 }

@@ -9,8 +9,11 @@
  * / 4.6.8.1), tails beyond the ring (8.2.3.8.5 / 8.2.3.9.9), tails moved
  * while the queue is disabled (4.6.7 / 4.6.8), queues enabled before their
  * ring base/length is valid, descriptor rings or buffers outside the DMA
- * memory the driver owns, malformed transmit descriptors (7.2.3.2.4). The
- * interrupt checks are in interrupts.ts.
+ * memory the driver owns, receive buffers larger (SRRCTL.BSIZEPACKET) than
+ * their mempool buffer's data area (8.2.3.8.7), malformed transmit
+ * descriptors (7.2.3.2.4), accesses within ~1 ms of setting CTRL.RST
+ * (8.2.3.1.1), DMATXCTL writes that change VT (8.2.3.9.2). The interrupt
+ * checks are in interrupts.ts.
  *
  * @module
  */
@@ -86,6 +89,35 @@ export class Violations {
       "4.6.3.2",
       `register ${what} during a global reset: wait until CTRL.RST reads 0 (and ~1 ms) ` +
         `before touching other registers.`,
+    );
+  }
+
+  /**
+   * A register access only `waited` µs after the driver set CTRL.RST. 8.2.3.1.1
+   * (and 4.6.3.2): wait about 1 ms after setting it before polling it or
+   * accessing any other register — the device may not answer before.
+   */
+  tooSoonAfterReset(off: number, what: "read" | "write", waited: number): void {
+    this.#violation(
+      off === C.IXGBE_CTRL ? "CTRL" : `BAR0+${hex(off)}`,
+      "8.2.3.1.1",
+      `register ${what} ${waited} us after setting CTRL.RST: wait ~1 ms (4.6.3.2) before ` +
+        `polling CTRL.RST or touching any other register.`,
+    );
+  }
+
+  /**
+   * A write of `value` to DMATXCTL, which held `old`. Bits 31:16 (VT) hold
+   * the VLAN EtherType 0x8100 from reset; 8.2.3.9.2 says software must not
+   * change it: set TE with a read-modify-write.
+   */
+  dmatxctl(old: number, value: number): void {
+    if (((old ^ value) & 0xffff0000) === 0) return;
+    this.#violation(
+      "DMATXCTL",
+      "8.2.3.9.2",
+      `write of ${hex(value >>> 0)} changes VT (bits 31:16, the VLAN EtherType, ` +
+        `${hex(old >>> 16)} after reset): set TE with a read-modify-write.`,
     );
   }
 
@@ -217,6 +249,34 @@ export class Violations {
           `PAYLEN is the whole frame).`,
       );
     }
+  }
+
+  /**
+   * The receive buffer of descriptor `head` of queue `q` as the driver
+   * described it: `bsize` bytes (SRRCTL.BSIZEPACKET, 8.2.3.8.7) at `addr`
+   * (7.1.6.1). The device may write all of them, so they must be memory the
+   * driver owns and, in a mempool, lie inside one buffer's data area (else a
+   * long frame overwrites the next buffer's header). False if not.
+   */
+  rxBufferSize(head: number, q: number, addr: number, bsize: number): boolean {
+    let why: string;
+    if (!this.#dma.locate(addr, bsize)) {
+      why = `runs outside the DMA memory the driver owns`;
+    } else {
+      const left = this.#dma.dataAreaLeft();
+      if (left >= bsize) return true;
+      why = left < 0
+        ? `does not start in a packet buffer's data area`
+        : `is larger than the ${left} bytes left in its packet buffer's data area: a long ` +
+          `frame would overwrite the next buffer's header`;
+    }
+    this.#violation(
+      `RX descriptor ${head} of queue ${q}`,
+      "8.2.3.8.7",
+      `receive buffer ${hex(addr)} of SRRCTL.BSIZEPACKET ${bsize} bytes ${why}. ` +
+        `Set BSIZEPACKET to the buffer's data size, rounded down to 1 KB.`,
+    );
+    return false;
   }
 
   /**

@@ -33,6 +33,7 @@ self.onmessage = (e: MessageEvent<InitMessage>): void => {
   const encoder = new TextEncoder();
   const dma = new DmaSpace(init.slabs, {
     use: new Int32Array(init.slabUse),
+    layout: new Int32Array(init.slabLayout),
     base: init.dmaBase,
     slabSize: init.slabSize,
   });
@@ -99,8 +100,9 @@ self.onmessage = (e: MessageEvent<InitMessage>): void => {
       const a = ring[e + 1] >>> 0;
       const b = ring[e + 2] >>> 0;
       const seq = ring[e + 3];
-      if (op === OP.WRITE) port.write(a, b);
-      else if (op === OP.READ) reply(ring, seq, port.read(a));
+      const time = ring[e + 4];
+      if (op === OP.WRITE) port.write(a, b, time);
+      else if (op === OP.READ) reply(ring, seq, port.read(a, time));
       else if (op === OP.INJECT_RX) {
         const ok = port.injectRxDescriptor(a, { length: b & 0xffff, eop: (b & 0x10000) !== 0 });
         reply(ring, seq, ok ? 1 : 0);

@@ -12,7 +12,8 @@ import type { DeviceStats } from "../../../src/stats.ts";
 
 /** Adds the counters since the last call (82599 8.2.3.23; they clear on read). */
 export function readStats(regs: RegisterSpace, stats: DeviceStats): void {
-  // TODO: GPRC, GPTC, GORCL/H, GOTCL/H (minus 4 CRC bytes per frame), MPC[0..7] + QPRDC[0..15].
+  // TODO: GPRC (minus MPC: erratum), GPTC, GORCL/H, GOTCL/H (minus 4 CRC bytes per frame),
+  // MPC[0..7] + QPRDC[0..15].
 }
 
 /** Unicast and multicast promiscuous mode: FCTRL.UPE and FCTRL.MPE (82599 8.2.3.7.1). */

@@ -22,14 +22,17 @@ export function readStats(regs: RegisterSpace, stats: DeviceStats): void {
   // Low half first: reading the high half clears the pair.
   const rxBytes = regs.read32(C.IXGBE_GORCL) + regs.read32(C.IXGBE_GORCH) * TWO_TO_32;
   const txBytes = regs.read32(C.IXGBE_GOTCL) + regs.read32(C.IXGBE_GOTCH) * TWO_TO_32;
-  let missed = 0;
-  for (let i = 0; i < 8; i++) missed += regs.read32(C.IXGBE_MPC(i));
-  for (let i = 0; i < 16; i++) missed += regs.read32(C.IXGBE_QPRDC(i));
-  stats.rxPackets += rxPackets;
+  let mpc = 0;
+  for (let i = 0; i < 8; i++) mpc += regs.read32(C.IXGBE_MPC(i));
+  let qprdc = 0;
+  for (let i = 0; i < 16; i++) qprdc += regs.read32(C.IXGBE_QPRDC(i));
+  // An erratum: GPRC also counts the frames MPC counts (Linux and DPDK correct it).
+  const good = rxPackets - mpc;
+  stats.rxPackets += good;
   stats.txPackets += txPackets;
-  stats.rxBytes += rxBytes - CRC_BYTES * rxPackets;
+  stats.rxBytes += rxBytes - CRC_BYTES * good;
   stats.txBytes += txBytes - CRC_BYTES * txPackets;
-  stats.rxMissed += missed;
+  stats.rxMissed += mpc + qprdc;
 }
 
 /** FCTRL.UPE and FCTRL.MPE (8.2.3.7.1), read-modify-write so BAM stays as it is. */
