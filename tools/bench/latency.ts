@@ -16,11 +16,16 @@
  * Each driver runs in its own process under V8's `--trace-gc`; the parent
  * counts the collections printed between the window's markers.
  *
- * The clock: each iteration is stamped with one `performance.now()`; the
- * time between two stamps is one iteration plus one clock read. On a VM
- * without a fast clock (kvm-clock here) a clock read alone costs ~0.1–0.3 µs,
- * so the tool also measures the clock by itself (an empty iteration) and
- * prints that line first: compare the percentiles with it.
+ * The clock: each iteration is stamped with one read of CLOCK_MONOTONIC,
+ * `clock_gettime` from libc through FFI into a buffer made once; the time
+ * between two stamps is one iteration plus one clock read. Not
+ * `performance.now()`: in Deno 2.9.6 it cost ~0.5 µs a read on this loaded
+ * 2-vCPU VM (kvm-clock) against ~0.2 µs for the FFI call, and the tool must
+ * not be the one that allocates. The FFI call takes its buffer as a
+ * `pointer` made once: declared as `buffer` and given a typed array, the same
+ * call allocated (23 scavenges in 3 M reads, 0 as `pointer`). The tool
+ * also times the clock alone (an empty iteration, with its GCs counted):
+ * compare the percentiles with that line.
  *
  * @module
  */
@@ -49,6 +54,15 @@ export interface Latency {
   max: number;
   /** Garbage collections during the timed window (scavenges + mark-compacts). */
   gcs?: number;
+  /** Iterations that took more than 10× the median. */
+  slow: number;
+  /**
+   * Times the kernel took the CPU away from this thread during the window
+   * (involuntary context switches, /proc/thread-self/status): on a busy
+   * machine each one is an iteration of a whole time slice, which no driver
+   * can avoid; compare with {@link slow}.
+   */
+  preempted: number;
   /** The clock read by itself: median ns between two stamps of an empty loop. */
   clockNs?: number;
   /** Garbage collections while the empty loop ran as many iterations (the clock's own). */
@@ -69,6 +83,13 @@ export class Histogram {
     if (ns > this.max) this.max = ns;
   }
 
+  /** How many durations fell into buckets wholly above `ns`. */
+  countAbove(ns: number): number {
+    let n = 0;
+    for (let b = 0; b < BUCKETS; b++) if (2 ** (b / PER_OCTAVE) > ns) n += this.counts[b];
+    return n;
+  }
+
   /** The upper edge (ns) of the bucket holding quantile `q` (0..1). */
   quantile(q: number): number {
     const rank = Math.ceil(q * this.count);
@@ -81,19 +102,48 @@ export class Histogram {
   }
 }
 
+/** CLOCK_MONOTONIC (Linux <time.h>). */
+const CLOCK_MONOTONIC = 1;
+
+/** A clock read through FFI into a `struct timespec` made once (see the module notes). */
+class MonotonicClock {
+  #lib = Deno.dlopen("libc.so.6", {
+    clock_gettime: { parameters: ["i32", "pointer"], result: "i32" },
+  });
+  // struct timespec { time_t tv_sec; long tv_nsec; }: two 64-bit words;
+  // the low 32 bits of each are enough for differences (x86-64 is little-endian).
+  #ts = new Int32Array(4);
+  #ptr = Deno.UnsafePointer.of(this.#ts);
+
+  /** Nanoseconds since some fixed point (wraps every 2^31 s: differences only). */
+  now(): number {
+    this.#lib.symbols.clock_gettime(CLOCK_MONOTONIC, this.#ptr);
+    return this.#ts[0] * 1e9 + this.#ts[2];
+  }
+}
+
+/** The one clock of this process. */
+const clock = new MonotonicClock();
+
 /** Times `step` until `packets` have moved; every iteration goes into `h`. */
 function timeIterations(step: () => number, packets: number, h: Histogram): number {
   let moved = 0;
   let iterations = 0;
-  let prev = performance.now();
+  let prev = clock.now();
   while (moved < packets) {
     moved += step();
-    const now = performance.now();
-    h.record((now - prev) * 1e6);
+    const now = clock.now();
+    h.record(now - prev);
     prev = now;
     iterations++;
   }
   return iterations;
+}
+
+/** Involuntary context switches of this thread so far (Linux). */
+function involuntarySwitches(): number {
+  const status = Deno.readTextFileSync("/proc/thread-self/status");
+  return Number(/nonvoluntary_ctxt_switches:\s*(\d+)/.exec(status)?.[1] ?? NaN);
 }
 
 /** The child: one driver, warm-up, clock calibration, the timed window. */
@@ -103,13 +153,15 @@ function child(driver: (typeof DRIVERS)[number], batch: number, packets: number)
   // Warm-up as measure.ts: V8 optimises, rings and pools reach steady state.
   const warm = new Histogram();
   for (let i = 0; i < 200; i++) timeIterations(step, 10_000, warm);
-  const clock = new Histogram();
+  const clockAlone = new Histogram();
   console.log("=== CLOCK WINDOW BEGIN ===");
-  timeIterations(() => batch, packets, clock);
+  timeIterations(() => batch, packets, clockAlone);
   console.log("=== CLOCK WINDOW END ===");
   const h = new Histogram();
   console.log("=== LATENCY WINDOW BEGIN ===");
+  const preemptedBefore = involuntarySwitches();
   const iterations = timeIterations(step, packets, h);
+  const preempted = involuntarySwitches() - preemptedBefore;
   console.log("=== LATENCY WINDOW END ===");
   const problem = s.check();
   if (problem) throw new Error(`${driver} fwd ${batch}: ${problem}`);
@@ -123,7 +175,9 @@ function child(driver: (typeof DRIVERS)[number], batch: number, packets: number)
     p999: h.quantile(0.999),
     p9999: h.quantile(0.9999),
     max: h.max,
-    clockNs: clock.quantile(0.5),
+    clockNs: clockAlone.quantile(0.5),
+    slow: h.countAbove(10 * h.quantile(0.5)),
+    preempted,
   };
   console.log(JSON.stringify(result));
 }
@@ -165,14 +219,15 @@ const us = (ns: number) => (ns / 1000).toFixed(2);
 /** The Markdown table for docs/performance.md. */
 export function latencyTable(rows: Latency[]): string {
   const out = [
-    "| driver | batch | packets | p50 µs | p99 µs | p99.9 µs | p99.99 µs | max µs | p99.99 / p50 | GCs | clock alone µs (GCs) |",
-    "| ------ | ----: | ------: | -----: | -----: | -------: | --------: | -----: | -----------: | --: | -------------------: |",
+    "| driver | batch | packets | p50 µs | p99 µs | p99.9 µs | p99.99 µs | max µs | p99.99 / p50 | GCs | > 10× p50 | preempted | clock alone µs (GCs) |",
+    "| ------ | ----: | ------: | -----: | -----: | -------: | --------: | -----: | -----------: | --: | --------: | --------: | -------------------: |",
   ];
   for (const r of rows) {
     out.push(
       `| ${r.driver} | ${r.batch} | ${(r.packets / 1e6).toFixed(0)} M | ${us(r.p50)} | ` +
         `${us(r.p99)} | ${us(r.p999)} | ${us(r.p9999)} | ${us(r.max)} | ` +
-        `${(r.p9999 / r.p50).toFixed(1)} | ${r.gcs} | ${us(r.clockNs ?? NaN)} (${r.clockGcs}) |`,
+        `${(r.p9999 / r.p50).toFixed(1)} | ${r.gcs} | ${r.slow} | ${r.preempted} | ` +
+        `${us(r.clockNs ?? NaN)} (${r.clockGcs}) |`,
     );
   }
   return out.join("\n");
@@ -229,7 +284,8 @@ async function main(): Promise<void> {
     rows.push(r);
     console.log(
       `${d} batch ${batch}: p50 ${us(r.p50)} µs, p99 ${us(r.p99)}, p99.9 ${us(r.p999)}, ` +
-        `p99.99 ${us(r.p9999)}, max ${us(r.max)} µs; ${r.gcs} GCs in ${r.iterations} iterations`,
+        `p99.99 ${us(r.p9999)}, max ${us(r.max)} µs; ${r.gcs} GCs in ${r.iterations} iterations; ` +
+        `${r.slow} over 10× p50, preempted ${r.preempted} times`,
     );
   }
   console.log(`\n${latencyTable(rows)}\n# load now ${load()}`);
