@@ -43,7 +43,8 @@ Deno.test("lab VM + IOMMU, modern virtio: kernel peer -> our rxBatch as nobody",
   await t.step("every frame arrived once, byte-exact (12-byte virtio_net_hdr stripped)", () => {
     assert.equal(field(out, "DRIVER_OURS"), "vfio-pci");
     assert.equal(rx.bad, 0, `malformed frames: ${rx.badReasons}`);
-    assert.equal(rx.good, COUNT);
+    assert.equal(rx.deviceErrors, 0, JSON.stringify(rx));
+    assert.equal(rx.good, COUNT, JSON.stringify(rx));
     assert.equal(rx.distinct, COUNT);
     assert.equal(rx.mismatched, 0);
     assert.equal(rx.rxPackets, Number(field(out, "KERNEL_TX_PACKETS")));

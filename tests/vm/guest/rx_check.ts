@@ -54,6 +54,8 @@ function main(): void {
     badReasons: checker.badReasons,
     rxPackets: stats.rxPackets,
     rxBytes: stats.rxBytes,
+    rxErrors: stats.rxErrors,
+    deviceErrors: stats.deviceErrors,
   }));
 }
 
