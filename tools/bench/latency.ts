@@ -23,9 +23,14 @@
  * 2-vCPU VM (kvm-clock) against ~0.2 µs for the FFI call, and the tool must
  * not be the one that allocates. The FFI call takes its buffer as a
  * `pointer` made once: declared as `buffer` and given a typed array, the same
- * call allocated (23 scavenges in 3 M reads, 0 as `pointer`). The tool
- * also times the clock alone (an empty iteration, with its GCs counted):
- * compare the percentiles with that line.
+ * call allocated (23 scavenges in 3 M reads, 0 as `pointer`). Two stamps
+ * around nothing are ~0.06 µs apart (median).
+ *
+ * The control: after the driver's window the tool runs as many iterations
+ * of a loop that only computes in registers for as long as the driver's
+ * median iteration, with the same clock and its GCs counted. Its tail is
+ * the machine's — interrupts, other processes, the hypervisor — and the
+ * driver's tail is only the driver's where it exceeds the control's.
  *
  * @module
  */
@@ -63,9 +68,11 @@ export interface Latency {
    * can avoid; compare with {@link slow}.
    */
   preempted: number;
-  /** The clock read by itself: median ns between two stamps of an empty loop. */
+  /** The control loop's median (ns): iterations as long as the driver's median that only compute. */
   clockNs?: number;
-  /** Garbage collections while the empty loop ran as many iterations (the clock's own). */
+  /** The control loop's p99.9, p99.99 and maximum (ns): the machine's own tail, without a driver. */
+  clockTail?: [number, number, number];
+  /** Garbage collections while the control loop ran as many iterations (the tool's own). */
   clockGcs?: number;
 }
 
@@ -146,23 +153,56 @@ function involuntarySwitches(): number {
   return Number(/nonvoluntary_ctxt_switches:\s*(\d+)/.exec(status)?.[1] ?? NaN);
 }
 
-/** The child: one driver, warm-up, clock calibration, the timed window. */
+/** `units` rounds of integer arithmetic in registers: a pause that touches no memory. */
+function spin(units: number): number {
+  let x = 1;
+  for (let i = 0; i < units; i++) x = (x * 31 + i) | 0;
+  return x;
+}
+
+/** How many {@link spin} units last `ns`, measured with the same clock. */
+function calibrateSpin(ns: number): number {
+  let x = 0;
+  for (let i = 0; i < 1000; i++) x ^= spin(1000); // optimise spin
+  let best = Infinity;
+  for (let r = 0; r < 20; r++) {
+    const t0 = clock.now();
+    x ^= spin(100_000);
+    best = Math.min(best, (clock.now() - t0) / 100_000);
+  }
+  if (x === 0.5) console.log(x);
+  return Math.max(1, Math.round(ns / best));
+}
+
+/** The child: one driver, warm-up, the timed window, the control. */
 function child(driver: (typeof DRIVERS)[number], batch: number, packets: number): void {
   const s = makeScenario(driver, "fwd", batch);
   const step = () => s.step();
   // Warm-up as measure.ts: V8 optimises, rings and pools reach steady state.
   const warm = new Histogram();
   for (let i = 0; i < 200; i++) timeIterations(step, 10_000, warm);
-  const clockAlone = new Histogram();
-  console.log("=== CLOCK WINDOW BEGIN ===");
-  timeIterations(() => batch, packets, clockAlone);
-  console.log("=== CLOCK WINDOW END ===");
   const h = new Histogram();
   console.log("=== LATENCY WINDOW BEGIN ===");
   const preemptedBefore = involuntarySwitches();
   const iterations = timeIterations(step, packets, h);
   const preempted = involuntarySwitches() - preemptedBefore;
   console.log("=== LATENCY WINDOW END ===");
+  // Then the control (after the window, so that timing a second function
+  // cannot disturb the driver's code): as many iterations of the same median length that only
+  // compute (no memory, no driver), timed by the same clock. Its tail is the
+  // machine's (interrupts, other processes, the hypervisor), not ours.
+  const units = calibrateSpin(warm.quantile(0.5));
+  let sink = 0;
+  const control = () => {
+    sink ^= spin(units);
+    return batch;
+  };
+  timeIterations(control, 1000 * batch, new Histogram()); // optimise it first
+  const clockAlone = new Histogram();
+  console.log("=== CLOCK WINDOW BEGIN ===");
+  timeIterations(control, packets, clockAlone);
+  console.log("=== CLOCK WINDOW END ===");
+  if (sink === 0.5) console.log(sink); // keeps the spin from being optimised away
   const problem = s.check();
   if (problem) throw new Error(`${driver} fwd ${batch}: ${problem}`);
   const result: Latency = {
@@ -176,6 +216,7 @@ function child(driver: (typeof DRIVERS)[number], batch: number, packets: number)
     p9999: h.quantile(0.9999),
     max: h.max,
     clockNs: clockAlone.quantile(0.5),
+    clockTail: [clockAlone.quantile(0.999), clockAlone.quantile(0.9999), clockAlone.max],
     slow: h.countAbove(10 * h.quantile(0.5)),
     preempted,
   };
@@ -219,15 +260,17 @@ const us = (ns: number) => (ns / 1000).toFixed(2);
 /** The Markdown table for docs/performance.md. */
 export function latencyTable(rows: Latency[]): string {
   const out = [
-    "| driver | batch | packets | p50 µs | p99 µs | p99.9 µs | p99.99 µs | max µs | p99.99 / p50 | GCs | > 10× p50 | preempted | clock alone µs (GCs) |",
-    "| ------ | ----: | ------: | -----: | -----: | -------: | --------: | -----: | -----------: | --: | --------: | --------: | -------------------: |",
+    "| driver | batch | packets | p50 µs | p99 µs | p99.9 µs | p99.99 µs | max µs | p99.99 / p50 | GCs | > 10× p50 | preempted | control p50 / p99.9 / p99.99 µs (GCs) |",
+    "| ------ | ----: | ------: | -----: | -----: | -------: | --------: | -----: | -----------: | --: | --------: | --------: | ------------------------------------: |",
   ];
   for (const r of rows) {
     out.push(
       `| ${r.driver} | ${r.batch} | ${(r.packets / 1e6).toFixed(0)} M | ${us(r.p50)} | ` +
         `${us(r.p99)} | ${us(r.p999)} | ${us(r.p9999)} | ${us(r.max)} | ` +
         `${(r.p9999 / r.p50).toFixed(1)} | ${r.gcs} | ${r.slow} | ${r.preempted} | ` +
-        `${us(r.clockNs ?? NaN)} (${r.clockGcs}) |`,
+        `${us(r.clockNs ?? NaN)} / ${us(r.clockTail![0])} / ${
+          us(r.clockTail![1])
+        } (${r.clockGcs}) |`,
     );
   }
   return out.join("\n");
@@ -285,7 +328,10 @@ async function main(): Promise<void> {
     console.log(
       `${d} batch ${batch}: p50 ${us(r.p50)} µs, p99 ${us(r.p99)}, p99.9 ${us(r.p999)}, ` +
         `p99.99 ${us(r.p9999)}, max ${us(r.max)} µs; ${r.gcs} GCs in ${r.iterations} iterations; ` +
-        `${r.slow} over 10× p50, preempted ${r.preempted} times`,
+        `${r.slow} over 10× p50, preempted ${r.preempted} times; the control: ` +
+        `p99.9 ${us(r.clockTail![0])}, p99.99 ${us(r.clockTail![1])}, max ${
+          us(r.clockTail![2])
+        } µs`,
     );
   }
   console.log(`\n${latencyTable(rows)}\n# load now ${load()}`);
