@@ -34,9 +34,13 @@
  *   store with an older load, so every load is an acquire.
  * - Plain typed-array accesses are plain `mov`s. ECMAScript lets a JIT
  *   merge, drop or move them; V8 keeps each typed-array load on its effect
- *   chain, in program order, once per loop iteration: a loop that does
- *   nothing but spin on a plain load sees another thread's store
- *   (tests/unit/plain_load_test.ts). The hot ring reads rely on that for
+ *   chain, in program order (and emits x64 code in that order:
+ *   `--turbo-instruction-scheduling` is off by default), once per loop
+ *   iteration: a loop that does nothing but spin on a plain load sees
+ *   another thread's store (tests/unit/plain_load_test.ts). A load of a
+ *   word already loaded or stored in the same call, with no store or call
+ *   in between, may be reused (load elimination is on): read each word the
+ *   device writes once per look, as rxBatch does. The hot ring reads rely on that for
  *   their speed (ixgbe's DD loads, drivers/ixgbe/rx.ts). Stores that
  *   publish, and loads that must follow a store, still use Atomics: the
  *   xchg orders them, and the JIT never moves an access across the call.

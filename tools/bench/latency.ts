@@ -182,6 +182,10 @@ function child(driver: (typeof DRIVERS)[number], batch: number, packets: number)
   const warm = new Histogram();
   for (let i = 0; i < 200; i++) timeIterations(step, 10_000, warm);
   const h = new Histogram();
+  // As measure.ts's probe: collect what warm-up and compilation left in the
+  // young generation, so a GC in the window is one the packet path caused
+  // (without this, virtio's window began with one scavenge of that garbage).
+  (globalThis as { gc?: () => void }).gc?.();
   console.log("=== LATENCY WINDOW BEGIN ===");
   const preemptedBefore = involuntarySwitches();
   const iterations = timeIterations(step, packets, h);
@@ -231,7 +235,7 @@ async function measure(driver: string, batch: number, packets: number): Promise<
       Deno.execPath(),
       "run",
       "-A",
-      "--v8-flags=--trace-gc",
+      "--v8-flags=--trace-gc,--expose-gc",
       new URL(import.meta.url).pathname,
       "--child",
       driver,
