@@ -59,6 +59,8 @@ export interface Latency {
   max: number;
   /** Garbage collections during the timed window (scavenges + mark-compacts). */
   gcs?: number;
+  /** Deoptimisations during the timed window (`--trace-deopt` bailouts). */
+  deopts?: number;
   /** Iterations that took more than 10× the median. */
   slow: number;
   /**
@@ -235,7 +237,7 @@ async function measure(driver: string, batch: number, packets: number): Promise<
       Deno.execPath(),
       "run",
       "-A",
-      "--v8-flags=--trace-gc,--expose-gc",
+      "--v8-flags=--trace-gc,--trace-deopt,--expose-gc",
       new URL(import.meta.url).pathname,
       "--child",
       driver,
@@ -249,14 +251,19 @@ async function measure(driver: string, batch: number, packets: number): Promise<
   }).output();
   const lines = new TextDecoder().decode(out.stdout).split("\n");
   if (!out.success) throw new Error(`latency child for ${driver} failed:\n${lines.join("\n")}`);
-  const gcsIn = (name: string) => {
+  const countIn = (name: string, what: RegExp) => {
     const begin = lines.indexOf(`=== ${name} WINDOW BEGIN ===`);
     const end = lines.indexOf(`=== ${name} WINDOW END ===`);
-    return lines.slice(begin + 1, end)
-      .filter((l) => / (Scavenge|Mark-Compact|Minor Mark)/.test(l)).length;
+    return lines.slice(begin + 1, end).filter((l) => what.test(l)).length;
   };
+  const gcsIn = (name: string) => countIn(name, / (Scavenge|Mark-Compact|Minor Mark)/);
   const result = JSON.parse(lines.findLast((l) => l.startsWith("{"))!) as Latency;
-  return { ...result, gcs: gcsIn("LATENCY"), clockGcs: gcsIn("CLOCK") };
+  return {
+    ...result,
+    gcs: gcsIn("LATENCY"),
+    deopts: countIn("LATENCY", /^\[bailout/),
+    clockGcs: gcsIn("CLOCK"),
+  };
 }
 
 const us = (ns: number) => (ns / 1000).toFixed(2);
@@ -264,14 +271,14 @@ const us = (ns: number) => (ns / 1000).toFixed(2);
 /** The Markdown table for docs/performance.md. */
 export function latencyTable(rows: Latency[]): string {
   const out = [
-    "| driver | batch | packets | p50 µs | p99 µs | p99.9 µs | p99.99 µs | max µs | p99.99 / p50 | GCs | > 10× p50 | preempted | control p50 / p99.9 / p99.99 µs (GCs) |",
-    "| ------ | ----: | ------: | -----: | -----: | -------: | --------: | -----: | -----------: | --: | --------: | --------: | ------------------------------------: |",
+    "| driver | batch | packets | p50 µs | p99 µs | p99.9 µs | p99.99 µs | max µs | p99.99 / p50 | GCs / deopts | > 10× p50 | preempted | control p50 / p99.9 / p99.99 µs (GCs) |",
+    "| ------ | ----: | ------: | -----: | -----: | -------: | --------: | -----: | -----------: | -----------: | --------: | --------: | ------------------------------------: |",
   ];
   for (const r of rows) {
     out.push(
       `| ${r.driver} | ${r.batch} | ${(r.packets / 1e6).toFixed(0)} M | ${us(r.p50)} | ` +
         `${us(r.p99)} | ${us(r.p999)} | ${us(r.p9999)} | ${us(r.max)} | ` +
-        `${(r.p9999 / r.p50).toFixed(1)} | ${r.gcs} | ${r.slow} | ${r.preempted} | ` +
+        `${(r.p9999 / r.p50).toFixed(1)} | ${r.gcs} / ${r.deopts} | ${r.slow} | ${r.preempted} | ` +
         `${us(r.clockNs ?? NaN)} / ${us(r.clockTail![0])} / ${
           us(r.clockTail![1])
         } (${r.clockGcs}) |`,
@@ -331,7 +338,9 @@ async function main(): Promise<void> {
     rows.push(r);
     console.log(
       `${d} batch ${batch}: p50 ${us(r.p50)} µs, p99 ${us(r.p99)}, p99.9 ${us(r.p999)}, ` +
-        `p99.99 ${us(r.p9999)}, max ${us(r.max)} µs; ${r.gcs} GCs in ${r.iterations} iterations; ` +
+        `p99.99 ${us(r.p9999)}, max ${
+          us(r.max)
+        } µs; ${r.gcs} GCs and ${r.deopts} deopts in ${r.iterations} iterations; ` +
         `${r.slow} over 10× p50, preempted ${r.preempted} times; the control: ` +
         `p99.9 ${us(r.clockTail![0])}, p99.99 ${us(r.clockTail![1])}, max ${
           us(r.clockTail![2])
