@@ -17,8 +17,8 @@
  *
  * JavaScript notes: descriptors are words of a `Uint32Array` over the ring
  * memory, 64-bit addresses are written as two 32-bit halves (no BigInt), and
- * the words the device writes (DD) are read with `Atomics.load` — the
- * `volatile` of C. The packet path allocates nothing.
+ * the words the device writes (DD) are read with plain loads, which V8
+ * keeps in place and in order — the `volatile` of C (src/mmio.ts). The packet path allocates nothing.
  *
  * @module
  */
