@@ -38,6 +38,7 @@
 import { parseArgs } from "node:util";
 import { DRIVERS, makeScenario } from "./scenarios.ts";
 import { cpuInfo, load } from "./run.ts";
+import { runApp } from "../lib/app.ts";
 
 /**
  * Histogram buckets: 16 per octave (each ~4.4 % wide) from 1 ns to 2^30 ns.
@@ -351,4 +352,4 @@ async function main(): Promise<void> {
   if (values.out) Deno.writeTextFileSync(values.out, JSON.stringify(rows, null, 2) + "\n");
 }
 
-if (import.meta.main) await main();
+if (import.meta.main) await runApp(main);
