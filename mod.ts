@@ -23,7 +23,15 @@
  * @module
  */
 
-export { dmaAllocatorFor, ixyInit, type IxyInitOptions } from "./src/ixy.ts";
+export {
+  dmaAllocatorFor,
+  DRIVERS,
+  findDriver,
+  identify,
+  type IxyDriver,
+  ixyInit,
+  type IxyInitOptions,
+} from "./drivers/mod.ts";
 export {
   VfioContainer,
   VfioDmaAllocator,
@@ -35,7 +43,14 @@ export {
   VfioPciDevice,
   type VfioRegionInfo,
 } from "./src/vfio.ts";
-export { type DeviceOptions, formatMac, type IxyDevice, type IxyInterrupts } from "./src/device.ts";
+export {
+  type ByteRegisters,
+  type DeviceOptions,
+  formatMac,
+  type IxyDevice,
+  type IxyInterrupts,
+  type PciFunction,
+} from "./src/device.ts";
 export {
   type InterruptVector,
   processCpuSeconds,
@@ -63,12 +78,12 @@ export {
   type DmaAllocator,
   type DmaMemory,
   findHugetlbfs,
+  hi32,
   HUGE_PAGE_SIZE,
   HugepageAllocator,
   HugepageMemory,
   type HugepageOptions,
-  SimulatedDmaAllocator,
-  type SimulatedDmaOptions,
+  lo32,
 } from "./src/memory.ts";
 export {
   parsePciAddress,
@@ -88,16 +103,10 @@ export {
 } from "./src/mmio.ts";
 export { IoPortRegion } from "./src/io_port.ts";
 export { IxyError, runTool, sysError } from "./src/error.ts";
-export {
-  type VirtioAttachOptions,
-  VirtioDevice,
-  type VirtioInitOptions,
-  type VirtioLegacyRegisters,
-} from "./drivers/virtio/virtio.ts";
+export { VirtioDevice, type VirtioOptions } from "./drivers/virtio/virtio.ts";
 export {
   VirtioLegacyTransport,
   type VirtioLegacyTransportOptions,
-  type VirtioRegisters,
   type VirtioTransport,
   type VirtioTransportKind,
 } from "./drivers/virtio/transport.ts";

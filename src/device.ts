@@ -13,6 +13,9 @@
 import type { PktBuf } from "./mempool.ts";
 import type { DeviceStats } from "./stats.ts";
 import type { PciDevice } from "./pci.ts";
+import type { MmioRegion } from "./mmio.ts";
+import type { DmaAllocator } from "./memory.ts";
+import type { InterruptVector } from "./interrupts.ts";
 
 /** A network device driven by ixy.ts. */
 export interface IxyDevice {
@@ -92,6 +95,68 @@ export interface IxyInterrupts {
    * the event loop; true if it fired, false on timeout.
    */
   wait(queueId: number, timeoutMs: number): Promise<boolean>;
+}
+
+/**
+ * Registers addressed by byte offset with 8-, 16- and 32-bit accesses: an I/O
+ * BAR (`IoPortRegion`, `VfioIoRegion`) or a memory BAR (`MmioRegion`).
+ */
+export interface ByteRegisters {
+  /** Reads one byte at `offset`. */
+  read8(offset: number): number;
+  /** Reads a 16-bit value at `offset`. */
+  read16(offset: number): number;
+  /** Reads a 32-bit value at `offset`. */
+  read32(offset: number): number;
+  /** Writes one byte at `offset`. */
+  write8(offset: number, value: number): void;
+  /** Writes a 16-bit value at `offset`. */
+  write16(offset: number, value: number): void;
+  /** Writes a 32-bit value at `offset`. */
+  write32(offset: number, value: number): void;
+  /** Releases the registers (closes the BAR file); optional. */
+  close?(): void;
+}
+
+/**
+ * What a driver's `open` gets from `ixyInit` (drivers/mod.ts): one PCI
+ * function, already identified, taken from the kernel and allowed to do DMA —
+ * reached as root through sysfs (src/pci.ts) or as a normal user through VFIO
+ * (src/vfio.ts). The driver does not need to know which.
+ */
+export interface PciFunction {
+  /** The PCI address, e.g. `0000:00:10.0`. */
+  readonly address: string;
+  /** PCI vendor ID. */
+  readonly vendorId: number;
+  /** PCI device ID. */
+  readonly deviceId: number;
+  /** `vvvv:dddd`, as lspci prints the IDs. */
+  readonly ids: string;
+  /** How we reach it: `"sysfs"` (root) or `"vfio"`. */
+  readonly via: "sysfs" | "vfio";
+  /** The sysfs device (sysfs path only), for handing it back to the kernel driver. */
+  readonly pci?: PciDevice;
+  /** Reads `size` bytes of config space at `offset` (little-endian). */
+  readConfig(offset: number, size: 1 | 2 | 4): number;
+  /** The kind of BAR `n`. */
+  barKind(n: number): "memory" | "io" | "unused";
+  /** Maps memory BAR `n`; the mapping lives until exit. */
+  mapMemoryBar(n: number): MmioRegion;
+  /** Opens I/O BAR `n` for port I/O. */
+  openIoBar(n: number): ByteRegisters;
+  /** True while MSI-X is enabled (its vectors are in use). */
+  readonly msixEnabled: boolean;
+  /** With `interrupts: true` over VFIO: where MSI-X vector i arrives, one per RX queue. */
+  readonly interruptVectors?: readonly InterruptVector[];
+  /**
+   * The DMA memory for this device's rings and buffers. `bypass` says why
+   * the device's DMA does not go through an IOMMU (e.g. a legacy virtio
+   * device, virtio 1.1 section 6.1); undefined if it does, as every PCIe bus
+   * master's does. Over sysfs it is always hugepages with physical addresses;
+   * over VFIO, IOMMU-mapped memory unless `bypass` is given.
+   */
+  dmaAllocator(bypass?: string): DmaAllocator;
 }
 
 /** Options for {@link ixyInit} and the drivers' constructors. */

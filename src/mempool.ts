@@ -23,7 +23,7 @@
  */
 
 import type { DmaAllocator, DmaMemory } from "./memory.ts";
-import { HUGE_PAGE_SIZE } from "./memory.ts";
+import { hi32, HUGE_PAGE_SIZE, lo32 } from "./memory.ts";
 import { IxyError } from "./error.ts";
 
 /** Size of the buffer header, ixy's `sizeof(struct pkt_buf)`. */
@@ -128,8 +128,8 @@ export class Mempool {
     for (let i = 0; i < numEntries; i++) {
       const buf = new PktBuf(this, i, memory, words);
       const w = buf.offset >>> 2;
-      words[w + PHYS_LO] = buf.physAddr % 0x1_0000_0000;
-      words[w + PHYS_HI] = Math.floor(buf.physAddr / 0x1_0000_0000);
+      words[w + PHYS_LO] = lo32(buf.physAddr);
+      words[w + PHYS_HI] = hi32(buf.physAddr);
       words[w + POOL_ID] = this.id;
       words[w + INDEX] = i;
       buffers.push(buf);

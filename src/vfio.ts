@@ -557,7 +557,7 @@ export class VfioPciDevice {
 /**
  * A device region reached with pread/pwrite on the VFIO device fd at the
  * region's offset: an I/O BAR, or the config space. Satisfies the virtio
- * driver's `VirtioLegacyRegisters` (read8..write32), like {@link IoPortRegion}.
+ * drivers' `ByteRegisters` (src/device.ts: read8..write32), like {@link IoPortRegion}.
  */
 export class VfioIoRegion {
   #fd: number;

@@ -14,7 +14,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { dmaAllocatorFor, ixyInit } from "../src/ixy.ts";
+import { dmaAllocatorFor, ixyInit } from "../drivers/mod.ts";
 import type { PktBuf } from "../src/mempool.ts";
 import { IxyError, runTool } from "../src/error.ts";
 import { DEVICE_APP_OPTIONS, limitOption } from "./lib/cli.ts";

@@ -4,7 +4,7 @@
  * so a receiver can check that all arrived, once, intact.
  *
  * Read this first: it is the top of the driver. Each call leads one step
- * down — ixyInit (src/ixy.ts) → the driver's txBatch
+ * down — ixyInit (drivers/mod.ts) → the driver's txBatch
  * (drivers/virtio/virtio.ts) → the descriptor ring and the device.
  *
  *     deno task pktgen 0000:00:10.0 --seconds 5
@@ -13,7 +13,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { dmaAllocatorFor, ixyInit } from "../src/ixy.ts";
+import { dmaAllocatorFor, ixyInit } from "../drivers/mod.ts";
 import { Mempool, type PktBuf } from "../src/mempool.ts";
 import { formatMac } from "../src/device.ts";
 import { IxyError, runTool } from "../src/error.ts";

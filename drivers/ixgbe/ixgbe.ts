@@ -11,7 +11,9 @@
  * owns the descriptors from head to tail, we own the rest: we move the tail
  * (a register write, the "doorbell"), the device moves the head and marks the
  * descriptors it finished with DD ("descriptor done"). Packets travel in
- * buffers of our mempools, one descriptor per packet.
+ * buffers of our mempools, one descriptor per packet. The packet path — the
+ * rings — is in ./rx.ts and ./tx.ts (they are also labs 4 and 3's reference
+ * solutions); this file brings the device up, reads counters and stops it.
  *
  * JavaScript notes: descriptors are words of a `Uint32Array` over the ring
  * memory, 64-bit addresses are written as two 32-bit halves (no BigInt), and
@@ -21,13 +23,14 @@
  * @module
  */
 
-import type { DeviceOptions, IxyDevice } from "../../src/device.ts";
+import type { DeviceOptions, IxyDevice, PciFunction } from "../../src/device.ts";
 import type { InterruptVector } from "../../src/interrupts.ts";
 import { IXGBE_DEFAULT_INTERRUPT_RATE, IxgbeInterrupts } from "./interrupts.ts";
-import type { DmaAllocator } from "../../src/memory.ts";
-import type { PciDevice } from "../../src/pci.ts";
+import { type DmaAllocator, hi32, lo32 } from "../../src/memory.ts";
 import type { DeviceStats } from "../../src/stats.ts";
 import { Mempool, type PktBuf } from "../../src/mempool.ts";
+import { post, rxBatch, RxQueue } from "./rx.ts";
+import { cleanTx, txBatch, TxQueue } from "./tx.ts";
 import { IxyError } from "../../src/error.ts";
 import {
   clearFlags32,
@@ -37,9 +40,6 @@ import {
   waitForFlags32,
 } from "../../src/mmio.ts";
 import {
-  IXGBE_ADV_RX_DESC as RXD,
-  IXGBE_ADV_TX_DESC as TXD,
-  IXGBE_ADVTXD,
   IXGBE_AUTOC,
   IXGBE_AUTOC_BITS,
   IXGBE_CTRL,
@@ -85,7 +85,6 @@ import {
   IXGBE_RTTDCS_ARBDIS,
   IXGBE_RXCTRL,
   IXGBE_RXCTRL_RXEN,
-  IXGBE_RXDADV_STAT,
   IXGBE_RXDCTL,
   IXGBE_RXDCTL_ENABLE,
   IXGBE_RXPBSIZE,
@@ -110,12 +109,8 @@ const DEFAULT_RING_SIZE = 512;
 const MAX_QUEUES = 64;
 /** Receive buffers per receive descriptor (the app may hold some while we refill). */
 const RX_POOL_FACTOR = 4;
-/** TX descriptors are cleaned in batches of this many (ixy's TX_CLEAN_BATCH). */
-const TX_CLEAN_BATCH = 32;
 /** The CRC the 82599 counts in GORC/GOTC (8.2.3.23) but strips / appends for us. */
 const CRC_BYTES = 4;
-/** 2^32: splits a 64-bit physical address into two u32 halves without BigInt. */
-const TWO_TO_32 = 0x1_0000_0000;
 
 /** Options of the ixgbe driver on top of the common {@link DeviceOptions}. */
 export interface IxgbeOptions extends DeviceOptions {
@@ -131,63 +126,6 @@ export interface IxgbeOptions extends DeviceOptions {
    * `msix`); one per RX queue. See drivers/ixgbe/interrupts.ts.
    */
   interruptVectors?: readonly InterruptVector[];
-}
-
-/** State of one receive queue. */
-class RxQueue {
-  /** The descriptor ring, four u32 words per descriptor. */
-  readonly desc: Uint32Array;
-  readonly size: number;
-  readonly pool: Mempool;
-  /** The buffer behind each descriptor. */
-  readonly bufs: (PktBuf | undefined)[];
-  /** Next descriptor we look at. */
-  index = 0;
-  /** True while we skip the rest of a frame that spans descriptors. */
-  discarding = false;
-
-  constructor(desc: Uint32Array, size: number, pool: Mempool) {
-    this.desc = desc;
-    this.size = size;
-    this.pool = pool;
-    this.bufs = new Array(size).fill(undefined);
-  }
-
-  /** Points descriptor `d` at `buf` (7.1.6.1 read format); this also clears DD. */
-  post(d: number, buf: PktBuf): void {
-    const w = d * 4;
-    const phys = buf.dataPhysAddr;
-    // `phys >>> 0` is the low 32 bits (ToUint32 is modulo 2^32), one
-    // instruction; `phys % 2 ** 32` on a double above 2^31 is a call to fmod.
-    // Measured: see docs/performance.md, change 1.
-    this.desc[w + RXD.PKT_ADDR_LO] = phys >>> 0;
-    this.desc[w + RXD.PKT_ADDR_HI] = Math.floor(phys / TWO_TO_32);
-    // Header address 0 (one-buffer mode); this word becomes the status on
-    // write-back, so zeroing it clears DD.
-    this.desc[w + RXD.HDR_ADDR_LO] = 0;
-    this.desc[w + RXD.HDR_ADDR_HI] = 0;
-    this.bufs[d] = buf;
-  }
-}
-
-/** State of one transmit queue. */
-class TxQueue {
-  readonly desc: Uint32Array;
-  readonly size: number;
-  readonly cleanBatch: number;
-  /** The buffer behind each descriptor in flight. */
-  readonly bufs: (PktBuf | undefined)[];
-  /** Next descriptor we fill. */
-  txIndex = 0;
-  /** Oldest descriptor not yet cleaned (its buffer not yet freed). */
-  cleanIndex = 0;
-
-  constructor(desc: Uint32Array, size: number) {
-    this.desc = desc;
-    this.size = size;
-    this.cleanBatch = Math.min(TX_CLEAN_BATCH, size >> 1);
-    this.bufs = new Array(size).fill(undefined);
-  }
 }
 
 /** An Intel 82599 NIC (or the software 82599 of tools/sim82599/). */
@@ -209,8 +147,6 @@ export class IxgbeDevice implements IxyDevice {
   #tx: TxQueue[] = [];
   #rxRingSize: number;
   #txRingSize: number;
-  // Frames the driver dropped as malformed, since the last readStats.
-  #rxErrors = 0;
 
   private constructor(
     regs: RegisterSpace,
@@ -229,11 +165,16 @@ export class IxgbeDevice implements IxyDevice {
   }
 
   /**
-   * Brings up the 82599 at `pci` (already unbound from the kernel, with bus
-   * mastering enabled): maps BAR0 and calls {@link attach}.
+   * Brings up the 82599 at `pci` (identified, taken from the kernel, bus
+   * master on; drivers/mod.ts): maps BAR0 and calls {@link attach}. Its DMA
+   * always goes through the IOMMU when there is one.
    */
-  static init(pci: PciDevice, dma: DmaAllocator, options: IxgbeOptions = {}): IxgbeDevice {
-    return IxgbeDevice.attach(pci.mapMemoryBar(0), dma, { ...options, name: pci.address });
+  static open(pci: PciFunction, options: IxgbeOptions = {}): IxgbeDevice {
+    return IxgbeDevice.attach(pci.mapMemoryBar(0), pci.dmaAllocator(), {
+      ...options,
+      name: pci.address,
+      interruptVectors: options.interruptVectors ?? pci.interruptVectors,
+    });
   }
 
   /**
@@ -352,15 +293,15 @@ export class IxgbeDevice implements IxyDevice {
       // a device that starts too early DMAs to an impossible address.
       desc.fill(0xffffffff);
       const phys = mem.physAddr(0);
-      regs.write32(IXGBE_RDBAL(i), phys % TWO_TO_32);
-      regs.write32(IXGBE_RDBAH(i), Math.floor(phys / TWO_TO_32));
+      regs.write32(IXGBE_RDBAL(i), lo32(phys));
+      regs.write32(IXGBE_RDBAH(i), hi32(phys));
       regs.write32(IXGBE_RDLEN(i), bytes);
       // Empty ring for now: head = tail = 0 (RDH/RDT, 8.2.3.8.4-5).
       regs.write32(IXGBE_RDH(i), 0);
       regs.write32(IXGBE_RDT(i), 0);
       // ixy's pool size: enough for the ring and a batch held by the app.
       const pool = Mempool.create(this.#dma, { numEntries: this.#rxRingSize * RX_POOL_FACTOR });
-      this.#rx.push(new RxQueue(desc, this.#rxRingSize, pool));
+      this.#rx.push(new RxQueue(regs, i, desc, this.#rxRingSize, pool));
     }
 
     // The last sentence of 4.6.7: set CTRL_EXT.NS_DIS (8.2.3.1.3) and clear
@@ -397,8 +338,8 @@ export class IxgbeDevice implements IxyDevice {
       const desc = new Uint32Array(mem.buffer, 0, bytes / 4);
       desc.fill(0xffffffff);
       const phys = mem.physAddr(0);
-      regs.write32(IXGBE_TDBAL(i), phys % TWO_TO_32);
-      regs.write32(IXGBE_TDBAH(i), Math.floor(phys / TWO_TO_32));
+      regs.write32(IXGBE_TDBAL(i), lo32(phys));
+      regs.write32(IXGBE_TDBAH(i), hi32(phys));
       regs.write32(IXGBE_TDLEN(i), bytes);
       // Descriptor prefetch / host / write-back thresholds (TXDCTL, 8.2.3.9.10;
       // see 7.2.3.4.1 and 7.2.3.5): DPDK's 36 / 8 / 4, as ixy.
@@ -407,7 +348,7 @@ export class IxgbeDevice implements IxyDevice {
         (T.FIELD_MASK << T.WTHRESH_SHIFT));
       txdctl |= (36 << T.PTHRESH_SHIFT) | (8 << T.HTHRESH_SHIFT) | (4 << T.WTHRESH_SHIFT);
       regs.write32(IXGBE_TXDCTL(i), txdctl >>> 0);
-      this.#tx.push(new TxQueue(desc, this.#txRingSize));
+      this.#tx.push(new TxQueue(regs, i, desc, this.#txRingSize));
     }
     // Last step: transmit DMA on (DMATXCTL.TE, 8.2.3.9.2).
     regs.write32(IXGBE_DMATXCTL, IXGBE_DMATXCTL_TE);
@@ -422,7 +363,7 @@ export class IxgbeDevice implements IxyDevice {
     for (let d = 0; d < q.size; d++) {
       const buf = q.pool.alloc();
       if (buf === undefined) throw new IxyError(`${this.pciAddress}: RX mempool too small.`);
-      q.post(d, buf);
+      post(q, d, buf);
     }
     // RXDCTL.ENABLE (8.2.3.8.6) reads back 1 once the queue runs.
     setFlags32(this.#regs, IXGBE_RXDCTL(i), IXGBE_RXDCTL_ENABLE);
@@ -452,119 +393,24 @@ export class IxgbeDevice implements IxyDevice {
   }
 
   /**
-   * Receives up to `count` packets from queue `queueId` (7.1: the device
-   * writes a frame into the buffer of the descriptor at RDH and writes the
-   * descriptor back with length, DD and EOP). Each descriptor we take gets a
-   * fresh buffer at once; then one RDT write returns them all to the device.
-   *
-   * Descriptors the device wrote back wrongly — a frame spread over several
-   * descriptors (no EOP; we configured one buffer per frame) or a length of 0
-   * or beyond the buffer — are dropped and counted in `rxErrors`; their
-   * buffers go back to the pool.
+   * Receives up to `count` packets from queue `queueId`: {@link rxBatch} of
+   * ./rx.ts on the queue's ring (7.1). Malformed write-backs are dropped
+   * there and counted in `rxErrors`.
    */
   rxBatch(queueId: number, bufs: PktBuf[], count: number): number {
     const q = this.#rx[queueId];
     if (q === undefined) throw this.#badQueue("RX", queueId, this.numRxQueues);
-    const desc = q.desc;
-    const mask = q.size - 1;
-    let index = q.index;
-    let last = -1;
-    let n = 0;
-    while (n < count) {
-      const w = index * 4;
-      // Volatile read: the device writes this word last (7.1.6.2).
-      const status = Atomics.load(desc, w + RXD.WB_STATUS_ERROR);
-      if ((status & IXGBE_RXDADV_STAT.DD) === 0) break;
-      const fresh = q.pool.alloc();
-      if (fresh === undefined) break; // the app holds every buffer: retry next call
-      const buf = q.bufs[index]!;
-      const length = desc[w + RXD.WB_LENGTH] & 0xffff;
-      q.post(index, fresh);
-      last = index;
-      index = (index + 1) & mask;
-      const eop = (status & IXGBE_RXDADV_STAT.EOP) !== 0;
-      if (q.discarding || !eop || length === 0 || length > buf.data.length) {
-        // Drop: the tail of a multi-descriptor frame, its head, or a bad length.
-        if (!q.discarding) this.#rxErrors++;
-        q.discarding = !eop;
-        q.pool.free(buf);
-        continue;
-      }
-      buf.size = length;
-      bufs[n++] = buf;
-    }
-    if (last >= 0) {
-      // 7.1.9: the device may use descriptors up to RDT - 1; `last` is the
-      // last one we refilled, so it stays ours until the next call.
-      this.#regs.write32(IXGBE_RDT(queueId), last);
-      q.index = index;
-    }
-    return n;
+    return rxBatch(q, bufs, count);
   }
 
   /**
-   * Sends `bufs[0..count)` on queue `queueId` (7.2): first frees the buffers
-   * of descriptors the device has finished (checking DD on the last of each
-   * batch of 32, as ixy), then writes one advanced data descriptor per packet
-   * (7.2.3.2.4) and moves the tail once (TDT, 8.2.3.9.9).
+   * Sends `bufs[0..count)` on queue `queueId`: {@link txBatch} of ./tx.ts on
+   * the queue's ring (7.2); returns how many it took.
    */
   txBatch(queueId: number, bufs: PktBuf[], count: number): number {
     const q = this.#tx[queueId];
     if (q === undefined) throw this.#badQueue("TX", queueId, this.numTxQueues);
-    this.#cleanTx(q, q.cleanBatch);
-    const desc = q.desc;
-    const mask = q.size - 1;
-    let n = 0;
-    while (n < count) {
-      const next = (q.txIndex + 1) & mask;
-      if (next === q.cleanIndex) break; // ring full
-      const buf = bufs[n];
-      const size = buf.size;
-      if (size < 1 || size > buf.data.length) {
-        throw new IxyError(
-          `${this.pciAddress}: cannot send a ${size}-byte packet: sizes are 1..${buf.data.length}. ` +
-            `Set buf.size before txBatch.`,
-        );
-      }
-      const w = q.txIndex * 4;
-      const phys = buf.dataPhysAddr;
-      desc[w + TXD.BUFFER_ADDR_LO] = phys >>> 0; // low half without fmod (see RxQueue.post)
-      desc[w + TXD.BUFFER_ADDR_HI] = Math.floor(phys / TWO_TO_32);
-      // One buffer = the whole frame: EOP; RS for a DD write-back; IFCS so
-      // the device appends the CRC; DEXT + DTYP_DATA = advanced data descriptor.
-      desc[w + TXD.CMD_TYPE_LEN] = IXGBE_ADVTXD.DCMD_EOP | IXGBE_ADVTXD.DCMD_RS |
-        IXGBE_ADVTXD.DCMD_IFCS | IXGBE_ADVTXD.DCMD_DEXT | IXGBE_ADVTXD.DTYP_DATA | size;
-      // PAYLEN: the whole frame (no segmentation offload).
-      desc[w + TXD.OLINFO_STATUS] = size << IXGBE_ADVTXD.PAYLEN_SHIFT;
-      q.bufs[q.txIndex] = buf;
-      q.txIndex = next;
-      n++;
-    }
-    if (n > 0) this.#regs.write32(IXGBE_TDT(queueId), q.txIndex);
-    return n;
-  }
-
-  /**
-   * Frees sent buffers, `batch` descriptors at a time: if the last descriptor
-   * of a batch has DD, the device is done with the whole batch (it processes
-   * descriptors in order, 7.2.3.3).
-   */
-  #cleanTx(q: TxQueue, batch: number): void {
-    const mask = q.size - 1;
-    for (;;) {
-      const cleanable = (q.txIndex - q.cleanIndex) & mask;
-      if (cleanable < batch || cleanable === 0) return;
-      const lastOfBatch = (q.cleanIndex + batch - 1) & mask;
-      const status = Atomics.load(q.desc, lastOfBatch * 4 + TXD.WB_STATUS);
-      if ((status & IXGBE_ADVTXD.STAT_DD) === 0) return;
-      for (let i = q.cleanIndex;; i = (i + 1) & mask) {
-        const buf = q.bufs[i]!;
-        q.bufs[i] = undefined;
-        buf.pool.free(buf);
-        if (i === lastOfBatch) break;
-      }
-      q.cleanIndex = (lastOfBatch + 1) & mask;
-    }
+    return txBatch(q, bufs, count);
   }
 
   /**
@@ -581,8 +427,10 @@ export class IxgbeDevice implements IxyDevice {
     stats.rxBytes += c.rxBytes - CRC_BYTES * c.rxPackets;
     stats.txBytes += c.txBytes - CRC_BYTES * c.txPackets;
     stats.rxMissed += c.rxMissed;
-    stats.rxErrors += this.#rxErrors;
-    this.#rxErrors = 0;
+    for (const q of this.#rx) {
+      stats.rxErrors += q.errors;
+      q.errors = 0;
+    }
   }
 
   /** Reads (and so clears) the hardware counters. */
@@ -597,8 +445,8 @@ export class IxgbeDevice implements IxyDevice {
     const rxPackets = r.read32(IXGBE_GPRC);
     const txPackets = r.read32(IXGBE_GPTC);
     // Low half first: 8.2.3.23.27 — the pair is 36 bits wide.
-    const rxBytes = r.read32(IXGBE_GORCL) + r.read32(IXGBE_GORCH) * TWO_TO_32;
-    const txBytes = r.read32(IXGBE_GOTCL) + r.read32(IXGBE_GOTCH) * TWO_TO_32;
+    const rxBytes = r.read32(IXGBE_GORCL) + r.read32(IXGBE_GORCH) * 2 ** 32;
+    const txBytes = r.read32(IXGBE_GOTCL) + r.read32(IXGBE_GOTCH) * 2 ** 32;
     let rxMissed = 0;
     for (let i = 0; i < 8; i++) rxMissed += r.read32(IXGBE_MPC(i));
     for (let i = 0; i < Math.min(16, this.numRxQueues); i++) rxMissed += r.read32(IXGBE_QPRDC(i));
@@ -654,7 +502,7 @@ export class IxgbeDevice implements IxyDevice {
       while (
         this.#regs.read32(IXGBE_TDH(i)) !== q.txIndex && performance.now() < deadline
       ) sleepMicros(100);
-      this.#cleanTx(q, 1);
+      cleanTx(q, 1);
     }
     setFlags32(this.#regs, IXGBE_CTRL, IXGBE_CTRL_RST_MASK);
     waitForFlags32(this.#regs, IXGBE_CTRL, IXGBE_CTRL_RST_MASK, false, {

@@ -19,13 +19,15 @@
  */
 
 import { IxyError } from "../../src/error.ts";
+import { hi32, lo32 } from "../../src/memory.ts";
 import {
   PCI_CAP_ID_VNDR,
   VIRTIO_PCI_CAP,
   VIRTIO_PCI_CAP_FIELD,
   VIRTIO_PCI_COMMON,
 } from "./constants.ts";
-import type { VirtioRegisters, VirtioTransport } from "./transport.ts";
+import type { ByteRegisters } from "../../src/device.ts";
+import type { VirtioTransport } from "./transport.ts";
 import { type Virtqueue, virtqueueLayout } from "./virtqueue.ts";
 
 /** Reads `size` bytes of PCI config space at `offset` (little-endian), e.g. `PciDevice.readConfig`. */
@@ -115,8 +117,8 @@ export function findVirtioPciCapabilities(read: PciConfigRead): VirtioPciCapabil
   return { common, notify, notifyOffMultiplier, isr, device: found.get(VIRTIO_PCI_CAP.DEVICE_CFG) };
 }
 
-/** A mapped memory BAR: {@link VirtioRegisters} plus its size (`MmioRegion` fits). */
-export interface VirtioMemoryBar extends VirtioRegisters {
+/** A mapped memory BAR: `ByteRegisters` plus its size (`MmioRegion` fits). */
+export interface VirtioMemoryBar extends ByteRegisters {
   /** Size of the BAR in bytes. */
   readonly byteLength: number;
 }
@@ -329,8 +331,8 @@ export class VirtioModernTransport implements VirtioTransport {
   /** A 64-bit field as two 32-bit writes, low half first (section 4.1.3.1 allows it). */
   #write64(offset: number, value: number): void {
     const regs = this.#common.regs;
-    regs.write32(offset, value >>> 0);
-    regs.write32(offset + 4, Math.floor(value / 0x1_0000_0000));
+    regs.write32(offset, lo32(value));
+    regs.write32(offset + 4, hi32(value));
   }
 
   #deviceWindow(offset: number, size: number): Window {

@@ -19,30 +19,9 @@
  * @module
  */
 
+import type { ByteRegisters } from "../../src/device.ts";
 import type { Virtqueue } from "./virtqueue.ts";
 import { VIRTIO_PCI, VIRTIO_PCI_QUEUE_ADDR_SHIFT } from "./constants.ts";
-
-/**
- * Registers addressed by byte offset with 8-, 16- and 32-bit accesses: the
- * legacy I/O BAR (`IoPortRegion`, `VfioIoRegion`) or a memory BAR
- * (`MmioRegion`).
- */
-export interface VirtioRegisters {
-  /** Reads one byte at `offset`. */
-  read8(offset: number): number;
-  /** Reads a 16-bit value at `offset`. */
-  read16(offset: number): number;
-  /** Reads a 32-bit value at `offset`. */
-  read32(offset: number): number;
-  /** Writes one byte at `offset`. */
-  write8(offset: number, value: number): void;
-  /** Writes a 16-bit value at `offset`. */
-  write16(offset: number, value: number): void;
-  /** Writes a 32-bit value at `offset`. */
-  write32(offset: number, value: number): void;
-  /** Releases the registers (closes the BAR file); optional. */
-  close?(): void;
-}
 
 /** Which virtio PCI interface a transport speaks. */
 export type VirtioTransportKind = "legacy" | "modern";
@@ -99,11 +78,11 @@ export interface VirtioLegacyTransportOptions {
 export class VirtioLegacyTransport implements VirtioTransport {
   /** Always `"legacy"`. */
   readonly kind = "legacy";
-  #io: VirtioRegisters;
+  #io: ByteRegisters;
   #configOffset: number;
 
   /** A transport over the legacy header reached through `io`. */
-  constructor(io: VirtioRegisters, options: VirtioLegacyTransportOptions = {}) {
+  constructor(io: ByteRegisters, options: VirtioLegacyTransportOptions = {}) {
     this.#io = io;
     // The device-specific config follows the header; it moves by 4 bytes while
     // MSI-X is enabled (section 4.1.4.8).

@@ -2,9 +2,9 @@
  * The virtio-net driver, over the legacy (transitional) interface — what
  * QEMU's `virtio-net-pci` offers by default — or the modern virtio 1.x
  * interface (./modern.ts; the one whose DMA can go through an IOMMU). Read
- * {@link VirtioDevice.attachTransport} first: it follows the initialisation
- * sequence of the virtio 1.1 spec, section 3.1.1 (and 3.1.2 for legacy
- * devices), step by step; ./transport.ts says what differs between the two.
+ * {@link VirtioDevice.open} first: it follows the initialisation sequence of
+ * the virtio 1.1 spec, section 3.1.1 (and 3.1.2 for legacy devices), one
+ * method per step; ./transport.ts says what differs between the two.
  *
  * Design, as in ixy: one receive queue, one transmit queue and the control
  * queue; we poll (optional MSI-X interrupt for an idle receive queue over
@@ -20,7 +20,7 @@
  * @module
  */
 
-import type { DeviceOptions, IxyDevice } from "../../src/device.ts";
+import type { DeviceOptions, IxyDevice, PciFunction } from "../../src/device.ts";
 import type { DmaAllocator } from "../../src/memory.ts";
 import type { PciDevice } from "../../src/pci.ts";
 import { Mempool, PKT_BUF_HEADER, PKT_BUF_HEADROOM, type PktBuf } from "../../src/mempool.ts";
@@ -47,7 +47,6 @@ import { VirtioInterrupts } from "./interrupts.ts";
 import type { InterruptVector } from "../../src/interrupts.ts";
 import {
   VirtioLegacyTransport,
-  type VirtioRegisters,
   type VirtioTransport,
   type VirtioTransportKind,
 } from "./transport.ts";
@@ -78,41 +77,68 @@ const OPTIONAL_FEATURES = bit(VIRTIO_NET_F.MAC) | bit(VIRTIO_NET_F.STATUS) |
 /** Receive buffers per receive-queue entry (the app may hold some while we refill). */
 const RX_POOL_FACTOR = 4;
 
-/** PCI capability ID of MSI-X (PCI 3.0, section 6.8.2). */
-const PCI_CAP_ID_MSIX = 0x11;
-
 /**
- * Access to the legacy virtio header (section 4.1.4.8) by byte offset and
- * width. On a real NIC this is the I/O BAR (`IoPortRegion` of src/io_port.ts
- * satisfies it); the benchmarks' "instant device" (tools/bench/) supplies its own.
+ * Options of {@link VirtioDevice.open} on top of the common
+ * {@link DeviceOptions}.
  */
-export type VirtioLegacyRegisters = VirtioRegisters;
-
-/** Options of {@link VirtioDevice.attach} and {@link VirtioDevice.attachTransport}. */
-export interface VirtioAttachOptions extends DeviceOptions {
-  /** Name to report as {@link VirtioDevice.pciAddress}. */
-  name: string;
-  /** The PCI function, if there is one (kept for handing it back to the kernel). */
-  pci?: PciDevice;
+export interface VirtioOptions extends DeviceOptions {
   /**
-   * True while MSI-X is enabled: vectors are programmed (legacy: the device
-   * config then starts 4 bytes later).
-   */
-  msixEnabled?: boolean;
-  /**
-   * With `interrupts: true` and MSI-X enabled: where MSI-X vector 0 arrives
-   * (a VFIO eventfd); the receive queue gets vector 0 (./interrupts.ts).
-   */
-  interruptVector?: InterruptVector;
-}
-
-/** Options of {@link VirtioDevice.init}. */
-export interface VirtioInitOptions extends DeviceOptions {
-  /**
-   * Which interface to speak. Default: modern for a modern-only device
-   * (1af4:1041) or one without a legacy I/O BAR, legacy otherwise.
+   * Which interface to speak. Default: over VFIO modern when the device has
+   * it (only a modern device can offer VIRTIO_F_ACCESS_PLATFORM, i.e. DMA
+   * through the IOMMU, section 6.1); otherwise modern for a modern-only
+   * device (1af4:1041) or one without a legacy I/O BAR, legacy for the rest.
    */
   transport?: "legacy" | "modern";
+}
+
+/**
+ * Decides the transport of `pci` once and opens it: legacy through I/O BAR0,
+ * modern through the memory BARs its virtio capabilities name (section
+ * 4.1.4). See {@link VirtioOptions.transport} for the default.
+ */
+function openTransport(pci: PciFunction, kind?: VirtioTransportKind): VirtioTransport {
+  const modernOnly = pci.deviceId === VIRTIO_PCI_DEVICE_NET_MODERN;
+  const capabilities = kind === "legacy"
+    ? undefined
+    : findVirtioPciCapabilities((offset, size) => pci.readConfig(offset, size));
+  const modern = kind === "modern" || modernOnly ||
+    (pci.via === "vfio" ? capabilities !== undefined : pci.barKind(0) !== "io");
+  if (!modern) return new VirtioLegacyTransport(pci.openIoBar(0), { msixEnabled: pci.msixEnabled });
+  if (kind === "legacy") {
+    throw new IxyError(
+      `Cannot drive ${pci.address} with the legacy transport: it is a modern-only virtio ` +
+        `NIC (${pci.ids}, no legacy I/O BAR). Leave out transport: "legacy".`,
+    );
+  }
+  if (capabilities === undefined) {
+    throw new IxyError(
+      `Cannot drive ${pci.address} (${pci.ids}) with the modern virtio transport: its config ` +
+        `space has no virtio structure capabilities (virtio 1.1 section 4.1.4), so it is a ` +
+        `legacy-only device (QEMU: disable-modern=on). Leave out transport: "modern".`,
+    );
+  }
+  return VirtioModernTransport.open({
+    name: pci.address,
+    capabilities,
+    mapBar: (n) => pci.mapMemoryBar(n),
+  });
+}
+
+/**
+ * Why this device's DMA bypasses an IOMMU, or undefined if it goes through
+ * it: only with VIRTIO_F_ACCESS_PLATFORM (bit 33, section 6.1; QEMU:
+ * `iommu_platform=on`), which the legacy interface cannot even express;
+ * without it "the device will always use physical addresses".
+ */
+function iommuBypass(transport: VirtioTransport, offered: bigint): string | undefined {
+  if (transport.kind === "legacy") {
+    return `it is a legacy virtio device: it cannot use the IOMMU (virtio 1.1 section 6.1: ` +
+      `without VIRTIO_F_ACCESS_PLATFORM, which the legacy interface cannot offer, the ` +
+      `device uses physical addresses)`;
+  }
+  if (offered & bit(VIRTIO_F.ACCESS_PLATFORM)) return undefined;
+  return `this modern virtio device does not offer VIRTIO_F_ACCESS_PLATFORM (virtio 1.1 ` +
+    `section 6.1), so its DMA bypasses the IOMMU and uses physical addresses`;
 }
 
 /** A virtio-net NIC driven through its legacy or modern PCI interface. */
@@ -121,7 +147,7 @@ export class VirtioDevice implements IxyDevice {
   readonly driverName = "virtio";
   /** PCI address of the NIC. */
   readonly pciAddress: string;
-  /** The PCI function (for handing it back to the kernel driver); undefined after {@link attach} without one. */
+  /** The sysfs PCI function (for handing it back to the kernel driver); undefined over VFIO. */
   readonly pci?: PciDevice;
   /** One receive queue (multi-queue virtio-net is not supported, as in ixy). */
   readonly numRxQueues = 1;
@@ -131,16 +157,18 @@ export class VirtioDevice implements IxyDevice {
   interrupts?: VirtioInterrupts;
   /** The PCI interface in use: `"legacy"` or `"modern"`. */
   readonly transportKind: "legacy" | "modern";
-  /** The feature bits both sides agreed on (section 2.2). */
-  readonly features: bigint;
 
   #transport: VirtioTransport;
+  /** Status bits set so far (section 2.1); they accumulate during bring-up. */
+  #status = 0;
+  /** The feature bits both sides agreed on (section 2.2). */
+  #features = 0n;
   /** Bytes of `virtio_net_hdr` in front of each packet: 10 (legacy) or 12 (VERSION_1). */
-  readonly #hdrSize: number;
-  #rx: Virtqueue;
-  #tx: Virtqueue;
-  #ctrl: Virtqueue;
-  #rxPool: Mempool;
+  #hdrSize = VIRTIO_NET_HDR_SIZE;
+  #rx!: Virtqueue;
+  #tx!: Virtqueue;
+  #ctrl!: Virtqueue;
+  #rxPool!: Mempool;
   // Counters since the last readStats (software statistics: virtio has none).
   #rxPackets = 0;
   #rxBytes = 0;
@@ -148,233 +176,211 @@ export class VirtioDevice implements IxyDevice {
   #txBytes = 0;
   #rxErrors = 0;
 
-  private constructor(
-    name: string,
-    pci: PciDevice | undefined,
-    parts: {
-      transport: VirtioTransport;
-      features: bigint;
-      hdrSize: number;
-      rx: Virtqueue;
-      tx: Virtqueue;
-      ctrl: Virtqueue;
-      rxPool: Mempool;
-    },
-  ) {
-    this.pciAddress = name;
-    this.pci = pci;
-    this.#transport = parts.transport;
-    this.transportKind = parts.transport.kind;
-    this.features = parts.features;
-    this.#hdrSize = parts.hdrSize;
-    this.#rx = parts.rx;
-    this.#tx = parts.tx;
-    this.#ctrl = parts.ctrl;
-    this.#rxPool = parts.rxPool;
+  private constructor(transport: VirtioTransport, pci: PciFunction) {
+    this.pciAddress = pci.address;
+    this.pci = pci.pci;
+    this.#transport = transport;
+    this.transportKind = transport.kind;
   }
 
   /**
-   * Brings up the NIC at `pci` (already unbound from the kernel, with bus
-   * mastering enabled), allocating rings and buffers from `dma`. Picks the
-   * transport as {@link VirtioInitOptions.transport} says: legacy through I/O
-   * BAR0 (sysfs `resource0`), modern through the memory BARs its
-   * capabilities name (sysfs `resource<N>`, mmap).
+   * Brings up the virtio-net NIC at `pci` (identified, taken from the kernel,
+   * bus master on; drivers/mod.ts): decides the transport once
+   * ({@link VirtioOptions.transport}), asks for DMA memory that matches
+   * whether the device's DMA goes through the IOMMU — before touching the
+   * device — and then follows the initialisation sequence of section 3.1.1
+   * (3.1.2 for legacy devices) step by step, one method per step.
    */
-  static init(pci: PciDevice, dma: DmaAllocator, options: VirtioInitOptions = {}): VirtioDevice {
+  static open(pci: PciFunction, options: VirtioOptions = {}): VirtioDevice {
     checkQueueCounts(pci.address, options);
-    const msix = pci.findCapability(PCI_CAP_ID_MSIX);
-    const msixEnabled = msix !== 0 && (pci.readConfig(msix + 2, 2) & 0x8000) !== 0;
-    const kind = options.transport ??
-      (pci.deviceId === VIRTIO_PCI_DEVICE_NET_MODERN || pci.barKind(0) !== "io"
-        ? "modern"
-        : "legacy");
-    const attachOptions = { ...options, name: pci.address, pci, msixEnabled };
-    if (kind === "legacy") {
-      if (pci.deviceId === VIRTIO_PCI_DEVICE_NET_MODERN) {
-        throw new IxyError(
-          `Cannot drive ${pci.address} with the legacy transport: it is a modern-only virtio ` +
-            `NIC (${pci.ids}, no legacy I/O BAR). Leave out transport: "legacy".`,
-        );
-      }
-      return VirtioDevice.attach(pci.openIoBar(0), dma, attachOptions);
-    }
-    const capabilities = findVirtioPciCapabilities((o, size) => pci.readConfig(o, size));
-    if (capabilities === undefined) {
-      throw new IxyError(
-        `Cannot drive ${pci.address} (${pci.ids}) with the modern virtio transport: its config ` +
-          `space has no virtio structure capabilities (virtio 1.1 section 4.1.4), so it is a ` +
-          `legacy-only device (QEMU: disable-modern=on). Use transport: "legacy".`,
-      );
-    }
-    const transport = VirtioModernTransport.open({
-      name: pci.address,
-      capabilities,
-      mapBar: (n) => pci.mapMemoryBar(n),
-    });
-    return VirtioDevice.attachTransport(transport, dma, attachOptions);
+    const transport = openTransport(pci, options.transport);
+    const dma = pci.dmaAllocator(iommuBypass(transport, transport.deviceFeatures()));
+    const dev = new VirtioDevice(transport, pci);
+    const irqVector = pci.msixEnabled && options.interrupts ? pci.interruptVectors?.[0] : undefined;
+    dev.#reset(); // step 1
+    dev.#acknowledge(); // steps 2 and 3
+    dev.#negotiateFeatures(); // steps 4 to 6
+    dev.#setUpQueues(dma, pci.msixEnabled, irqVector); // step 7
+    dev.#fillRxQueue(dma); // step 7, device-specific: receive buffers
+    dev.#driverOk(); // step 8
+    dev.setPromisc(true);
+    if (irqVector) dev.interrupts = new VirtioInterrupts(dev.#rx, irqVector);
+    return dev;
   }
 
   /**
-   * Brings up a legacy virtio-net device reached through `io` — what
-   * {@link init} does after opening the I/O BAR. Use it directly for
-   * registers reached another way (VFIO, the benchmarks' instant device).
+   * Why the DMA of the virtio NIC at `pci` would bypass the IOMMU (see
+   * {@link PciFunction.dmaAllocator}), or undefined; reads the offered
+   * features through the transport {@link open} would pick.
    */
-  static attach(
-    io: VirtioLegacyRegisters,
-    dma: DmaAllocator,
-    options: VirtioAttachOptions,
-  ): VirtioDevice {
-    const transport = new VirtioLegacyTransport(io, { msixEnabled: options.msixEnabled });
-    return VirtioDevice.attachTransport(transport, dma, options);
+  static iommuBypass(pci: PciFunction, options: VirtioOptions = {}): string | undefined {
+    const transport = openTransport(pci, options.transport);
+    try {
+      return iommuBypass(transport, transport.deviceFeatures());
+    } finally {
+      transport.close();
+    }
+  }
+
+  /** The feature bits both sides agreed on (section 2.2). */
+  get features(): bigint {
+    return this.#features;
+  }
+
+  /** Adds `bit` to the device status; status bits accumulate (section 3.1.1). */
+  #addStatus(bit: number): void {
+    this.#status |= bit;
+    this.#transport.writeStatus(this.#status);
+  }
+
+  /** Tells the device we gave up (FAILED, section 2.1.1) and throws `error`. */
+  #fail(error: IxyError): never {
+    this.#transport.writeStatus(this.#status | VIRTIO_STATUS.FAILED);
+    throw error;
   }
 
   /**
-   * Brings up a virtio-net device through `transport` (legacy or modern,
-   * ./transport.ts): the initialisation sequence of section 3.1.1.
+   * Step 1: reset the device by writing 0 to the status register. The reset
+   * is done when the register reads 0 (section 4.1.4.3.2 for modern,
+   * 4.1.4.8 / Linux for legacy).
    */
-  static attachTransport(
-    transport: VirtioTransport,
-    dma: DmaAllocator,
-    options: VirtioAttachOptions,
-  ): VirtioDevice {
-    checkQueueCounts(options.name, options);
-    const name = options.name;
-    const modern = transport.kind === "modern";
-    let bits = 0;
-    const status = (add: number): void => {
-      bits |= add;
-      transport.writeStatus(bits);
-    };
-
-    // Section 3.1.1, step 1: reset the device by writing 0 to the status
-    // register. The reset is done when the register reads 0 (section
-    // 4.1.4.3.2 for modern, 4.1.4.8 / Linux for legacy).
-    transport.writeStatus(VIRTIO_STATUS.RESET);
-    for (let i = 0; transport.readStatus() !== VIRTIO_STATUS.RESET; i++) {
+  #reset(): void {
+    const t = this.#transport;
+    t.writeStatus(VIRTIO_STATUS.RESET);
+    for (let i = 0; t.readStatus() !== VIRTIO_STATUS.RESET; i++) {
       if (i > 10_000) {
         throw new IxyError(
-          `Virtio NIC ${name} does not leave reset: its status stays ` +
-            `0x${transport.readStatus().toString(16)} after 1 s. Is the device alive? ` +
+          `Virtio NIC ${this.pciAddress} does not leave reset: its status stays ` +
+            `0x${t.readStatus().toString(16)} after 1 s. Is the device alive? ` +
             `Check dmesg, or restart the VM.`,
         );
       }
       sleepMicros(100);
     }
-    // Steps 2 and 3: we have noticed the device (ACKNOWLEDGE) and know how to
-    // drive it (DRIVER). Status bits accumulate.
-    status(VIRTIO_STATUS.ACKNOWLEDGE);
-    status(VIRTIO_STATUS.DRIVER);
+  }
 
-    // Step 4: feature negotiation. The device offers bits (legacy: 0-31
-    // only; modern: 64 through the select registers); we accept the subset
-    // we know.
-    const offered = transport.deviceFeatures();
-    const required = REQUIRED_FEATURES | REQUIRED_BY_TRANSPORT[transport.kind];
+  /** Steps 2 and 3: we have noticed the device (ACKNOWLEDGE) and know how to drive it (DRIVER). */
+  #acknowledge(): void {
+    this.#addStatus(VIRTIO_STATUS.ACKNOWLEDGE);
+    this.#addStatus(VIRTIO_STATUS.DRIVER);
+  }
+
+  /**
+   * Step 4: feature negotiation. The device offers bits (legacy: 0-31 only;
+   * modern: 64 through the select registers); we accept the subset we know.
+   * Steps 5 and 6 (virtio 1.x only; legacy devices have no FEATURES_OK,
+   * section 3.1.2): set FEATURES_OK and read it back — if it is gone, the
+   * device does not accept our subset.
+   */
+  #negotiateFeatures(): void {
+    const t = this.#transport;
+    const name = this.pciAddress;
+    const offered = t.deviceFeatures();
+    const required = REQUIRED_FEATURES | REQUIRED_BY_TRANSPORT[t.kind];
     if ((offered & required) !== required) {
-      transport.writeStatus(bits | VIRTIO_STATUS.FAILED);
       const missing = required & ~offered;
-      throw new IxyError(
-        `Cannot use virtio NIC ${name} (${transport.kind} interface): it lacks required ` +
-          `features (mask 0x${missing.toString(16)} of CTRL_VQ, CTRL_RX, ` +
-          `${modern ? "VERSION_1" : "ANY_LAYOUT"}). Give QEMU's virtio-net-pci its defaults ` +
-          `(ctrl_vq=on, ctrl_rx=on).`,
+      this.#fail(
+        new IxyError(
+          `Cannot use virtio NIC ${name} (${t.kind} interface): it lacks required ` +
+            `features (mask 0x${missing.toString(16)} of CTRL_VQ, CTRL_RX, ` +
+            `${t.kind === "modern" ? "VERSION_1" : "ANY_LAYOUT"}). Give QEMU's virtio-net-pci ` +
+            `its defaults (ctrl_vq=on, ctrl_rx=on).`,
+        ),
       );
     }
     const features = offered & (required | OPTIONAL_FEATURES);
-    transport.writeDriverFeatures(features);
-    if (modern) {
-      // Steps 5 and 6 (virtio 1.x only; legacy devices have no FEATURES_OK,
-      // section 3.1.2): set FEATURES_OK and read it back — if it is gone, the
-      // device does not accept our subset.
-      status(VIRTIO_STATUS.FEATURES_OK);
-      if (!(transport.readStatus() & VIRTIO_STATUS.FEATURES_OK)) {
-        transport.writeStatus(bits | VIRTIO_STATUS.FAILED);
-        throw new IxyError(
+    t.writeDriverFeatures(features);
+    this.#features = features;
+    // With VERSION_1 the header always has num_buffers (section 5.1.6).
+    this.#hdrSize = features & bit(VIRTIO_F.VERSION_1)
+      ? VIRTIO_NET_HDR_SIZE_V1
+      : VIRTIO_NET_HDR_SIZE;
+    if (t.kind === "legacy") return;
+    this.#addStatus(VIRTIO_STATUS.FEATURES_OK);
+    if (!(t.readStatus() & VIRTIO_STATUS.FEATURES_OK)) {
+      this.#fail(
+        new IxyError(
           `Virtio NIC ${name} refused our features (0x${features.toString(16)}): FEATURES_OK ` +
             `did not stick (virtio 1.1 section 3.1.1 step 6). Report the device's model ` +
             `and QEMU options; transport: "legacy" may work if the device has one.`,
-        );
-      }
+        ),
+      );
     }
+  }
 
-    // MSI-X vectors (section 4.1.5.1.2), while MSI-X is enabled: the receive
-    // queue's interrupt on vector 0 if asked for, nothing else interrupts.
-    const irqVector = options.msixEnabled && options.interrupts
-      ? options.interruptVector
-      : undefined;
-    if (options.msixEnabled) transport.setConfigVector(VIRTIO_MSI_NO_VECTOR);
-
-    // Step 7 (done before DRIVER_OK): set up the virtqueues (section 4.1.5.1.3;
-    // 4.1.4.8 for legacy): select a queue, read its size, allocate the rings
-    // and hand their addresses to the device (./transport.ts, ./modern.ts).
-    const setupQueue = (index: number, extraBytes = 0): Virtqueue => {
-      const size = transport.queueSize(index);
+  /**
+   * Step 7, device-specific setup: the virtqueues (section 4.1.5.1.3;
+   * 4.1.4.8 for legacy) — select a queue, read its size, allocate the rings
+   * and hand their addresses to the device (./transport.ts, ./modern.ts).
+   * While MSI-X is enabled, vectors are programmed too (section 4.1.5.1.2):
+   * the receive queue's interrupt on vector 0 if asked for, nothing else
+   * interrupts.
+   */
+  #setUpQueues(dma: DmaAllocator, msixEnabled: boolean, irqVector?: InterruptVector): void {
+    const t = this.#transport;
+    if (msixEnabled) t.setConfigVector(VIRTIO_MSI_NO_VECTOR);
+    const setUpQueue = (index: number, extraBytes = 0): Virtqueue => {
+      const size = t.queueSize(index);
       if (size === 0) {
         throw new IxyError(
-          `Virtio NIC ${name} has no queue ${index} (size 0). A virtio-net device has ` +
-            `receive, transmit and control queues (section 5.1.2); check ctrl_vq=on.`,
+          `Virtio NIC ${this.pciAddress} has no queue ${index} (size 0). A virtio-net device ` +
+            `has receive, transmit and control queues (section 5.1.2); check ctrl_vq=on.`,
         );
       }
       const vq = new Virtqueue(dma, { index, size, extraBytes });
-      const want = options.msixEnabled
+      const want = msixEnabled
         ? (irqVector && index === VIRTIO_NET_QUEUE.RX ? 0 : VIRTIO_MSI_NO_VECTOR)
         : undefined;
       // The queue's vector, read back: NO_VECTOR means the device refused it.
-      const got = transport.activateQueue(vq, want);
+      const got = t.activateQueue(vq, want);
       if (got !== want) {
-        transport.writeStatus(bits | VIRTIO_STATUS.FAILED);
-        throw new IxyError(
-          `Virtio NIC ${name} refused MSI-X vector ${want} for queue ${index}. ` +
-            `Run without --interrupts.`,
+        this.#fail(
+          new IxyError(
+            `Virtio NIC ${this.pciAddress} refused MSI-X vector ${want} for queue ${index}. ` +
+              `Run without --interrupts.`,
+          ),
         );
       }
       // We poll: ask the device not to interrupt us (section 2.6.7).
       vq.avail[0] = VRING_AVAIL_F_NO_INTERRUPT;
       return vq;
     };
-    const rx = setupQueue(VIRTIO_NET_QUEUE.RX);
-    const tx = setupQueue(VIRTIO_NET_QUEUE.TX);
-    const ctrl = setupQueue(VIRTIO_NET_QUEUE.CTRL, 4096); // + space for one command
+    this.#rx = setUpQueue(VIRTIO_NET_QUEUE.RX);
+    this.#tx = setUpQueue(VIRTIO_NET_QUEUE.TX);
+    this.#ctrl = setUpQueue(VIRTIO_NET_QUEUE.CTRL, 4096); // + space for one command
+  }
 
-    // With VERSION_1 the header always has num_buffers (section 5.1.6).
-    const hdrSize = features & bit(VIRTIO_F.VERSION_1)
-      ? VIRTIO_NET_HDR_SIZE_V1
-      : VIRTIO_NET_HDR_SIZE;
-    // Fill the receive queue with empty buffers (section 5.1.6.3): each
-    // descriptor covers the net header in the headroom plus the data area.
-    const rxPool = Mempool.create(dma, { numEntries: rx.size * RX_POOL_FACTOR });
+  /**
+   * Step 7, continued: fill the receive queue with empty buffers (section
+   * 5.1.6.3); each descriptor covers the net header in the headroom plus the
+   * data area.
+   */
+  #fillRxQueue(dma: DmaAllocator): void {
+    const rx = this.#rx;
+    this.#rxPool = Mempool.create(dma, { numEntries: rx.size * RX_POOL_FACTOR });
     for (let i = 0; i < rx.size; i++) {
-      const buf = rxPool.alloc()!;
       const id = rx.takeDescriptor();
-      postRxBuffer(rx, id, buf, hdrSize);
+      postRxBuffer(rx, id, this.#rxPool.alloc()!, this.#hdrSize);
       rx.pushAvailable(id);
     }
     rx.publishAvailable();
+  }
 
-    // Step 8: the driver is ready.
-    status(VIRTIO_STATUS.DRIVER_OK);
-    const now = transport.readStatus();
+  /**
+   * Step 8: the driver is ready (DRIVER_OK). Then tell the device that the
+   * receive queue has buffers (section 2.6.13.4).
+   */
+  #driverOk(): void {
+    const t = this.#transport;
+    this.#addStatus(VIRTIO_STATUS.DRIVER_OK);
+    const now = t.readStatus();
     if (now & (VIRTIO_STATUS.FAILED | VIRTIO_STATUS.DEVICE_NEEDS_RESET)) {
       throw new IxyError(
-        `Virtio NIC ${name} refused our setup (status 0x${now.toString(16)}). ` +
+        `Virtio NIC ${this.pciAddress} refused our setup (status 0x${now.toString(16)}). ` +
           `Check the guest's kernel log (dmesg) and QEMU's messages.`,
       );
     }
-    // Tell the device the receive queue has buffers (section 2.6.13.4).
-    transport.notify(VIRTIO_NET_QUEUE.RX);
-
-    const dev = new VirtioDevice(options.name, options.pci, {
-      transport,
-      features,
-      hdrSize,
-      rx,
-      tx,
-      ctrl,
-      rxPool,
-    });
-    dev.setPromisc(true);
-    if (irqVector) dev.interrupts = new VirtioInterrupts(rx, irqVector);
-    return dev;
+    t.notify(VIRTIO_NET_QUEUE.RX);
   }
 
   /**

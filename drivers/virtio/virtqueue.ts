@@ -20,7 +20,7 @@
  * @module
  */
 
-import type { DmaAllocator, DmaMemory } from "../../src/memory.ts";
+import { type DmaAllocator, type DmaMemory, hi32, lo32 } from "../../src/memory.ts";
 import type { PktBuf } from "../../src/mempool.ts";
 import { IxyError } from "../../src/error.ts";
 import { VIRTIO_PCI_VRING_ALIGN } from "./constants.ts";
@@ -112,14 +112,11 @@ export class Virtqueue {
     this.#free[this.#freeTop++] = id;
   }
 
-  /**
-   * Fills descriptor `id`. Addresses are below 2^53, so we split them into
-   * two 32-bit halves without BigInt.
-   */
+  /** Fills descriptor `id` (the 64-bit address as two halves: src/memory.ts, lo32). */
   setDescriptor(id: number, addr: number, len: number, flags: number, next = 0): void {
     const w = id << 2;
-    this.desc[w] = addr >>> 0; // low 32 bits (>>> 0 keeps them unsigned)
-    this.desc[w + 1] = Math.floor(addr / 0x1_0000_0000); // high bits
+    this.desc[w] = lo32(addr);
+    this.desc[w + 1] = hi32(addr);
     this.desc[w + 2] = len;
     this.desc[w + 3] = flags | (next << 16);
   }

@@ -317,3 +317,60 @@ Deno.test("deno task lab: exit codes, one-line errors, --help", async () => {
   assert.equal(wrong.code, 1);
   assert.match(wrong.stderr, /^error: Invalid --lab number "9"/);
 });
+
+/**
+ * The reference of labs 3 and 4 is the driver's own ring code: in a copy of
+ * the repository with one line of drivers/ixgbe/rx.ts (or tx.ts) broken,
+ * `deno task lab 4` (or 3) — no --impl — fails on the requirement that line
+ * serves.
+ */
+Deno.test("labs 3 and 4 check the driver's own drivers/ixgbe/tx.ts and rx.ts", async (t) => {
+  const root = new URL("../../", import.meta.url).pathname;
+  const copy = Deno.makeTempDirSync({ prefix: "ixy_labs_ref_" });
+  try {
+    for (const part of ["deno.json", "src", "drivers", "tools"]) {
+      const cp = await new Deno.Command("cp", { args: ["-r", root + part, copy] }).output();
+      assert.equal(cp.code, 0, `copying ${part}`);
+    }
+    /** Replaces `line` (which must occur once) in the copy's `file`. */
+    const breakLine = (file: string, line: string, broken: string) => {
+      const text = Deno.readTextFileSync(`${copy}/${file}`);
+      assert.equal(text.split(line).length, 2, `${file} must contain "${line}" once`);
+      Deno.writeTextFileSync(`${copy}/${file}`, text.replace(line, broken));
+    };
+    const lab = async (n: number) => {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["task", "lab", String(n)],
+        cwd: copy,
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      return { code: out.code, text: new TextDecoder().decode(out.stdout) };
+    };
+    await t.step(
+      "rx.ts: RDT written with the next index instead of the last refilled",
+      async () => {
+        breakLine(
+          "drivers/ixgbe/rx.ts",
+          "q.regs.write32(IXGBE_RDT(q.queueId), last);",
+          "q.regs.write32(IXGBE_RDT(q.queueId), index);",
+        );
+        const r = await lab(4);
+        assert.equal(r.code, 1, r.text);
+        assert.match(r.text, /FAIL {2}writes RDT once per batch/);
+      },
+    );
+    await t.step("tx.ts: the sent buffers are never cleaned", async () => {
+      breakLine(
+        "drivers/ixgbe/tx.ts",
+        "cleanTx(q, Math.min(TX_CLEAN_BATCH, q.size >> 1));",
+        "void TX_CLEAN_BATCH;",
+      );
+      const r = await lab(3);
+      assert.equal(r.code, 1, r.text);
+      assert.match(r.text, /FAIL {2}sends 3000 frames/);
+    });
+  } finally {
+    Deno.removeSync(copy, { recursive: true });
+  }
+});

@@ -28,7 +28,7 @@ Deno.test("bench scenarios move a full batch per step, steady state, every size"
 
 Deno.test("instant virtio device: frames come back with the length it wrote, no buffer leaks", () => {
   const dev = new InstantVirtioDevice();
-  const drv = VirtioDevice.attach(dev, dev.dma, { name: "t" });
+  const drv = VirtioDevice.open(dev.pciFunction("t"));
   assert.equal(drv.getLinkSpeed(), 1000);
   assert.deepEqual([...drv.getMacAddress()], [...dev.mac]);
   const bufs: PktBuf[] = new Array(64);

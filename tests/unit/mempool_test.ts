@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { SimulatedDmaAllocator } from "../../src/memory.ts";
+import { SimulatedDmaAllocator } from "../../tools/sim82599/dma_allocator.ts";
 import { Mempool, PKT_BUF_HEADER, type PktBuf } from "../../src/mempool.ts";
 
 Deno.test("mempool", async (t) => {

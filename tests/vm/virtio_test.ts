@@ -74,6 +74,11 @@ Deno.test("lab VM: bad input gets one clear line, and the NIC stays with the ker
     ["in-use", /^error: 0000:00:10\.0 is in use by the kernel as eth\d .*--force/],
     ["not-root", /^error: Cannot create \/dev\/hugepages\/.*Permission denied\. Run as root/],
     ["no-hugepages", /^error: .*Too few free hugepages\? Needed 1, 0 free/],
+    [
+      "not-a-nic-no-hugepages",
+      /^error: 0000:00:00\.0 is not a network controller \(PCI class 0x06, bridge\)/,
+    ],
+    ["unsupported-no-hugepages", /^error: 0000:00:1e\.0 \(8086:100e\) is not supported: /],
     ["no-hugetlbfs", /^error: Cannot allocate DMA memory: no hugetlbfs is mounted/],
   ];
   for (const [name, pattern] of expect) {

@@ -20,7 +20,7 @@
  */
 
 import type { RegisterSpace } from "../../src/mmio.ts";
-import { SimulatedDmaAllocator } from "../../src/memory.ts";
+import { SimulatedDmaAllocator } from "../sim82599/dma_allocator.ts";
 import {
   IXGBE_ADV_RX_DESC as RXD,
   IXGBE_ADV_TX_DESC as TXD,

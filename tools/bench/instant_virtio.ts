@@ -3,8 +3,8 @@
  * the rings with no work in between, so a benchmark measures the driver.
  *
  * It is not a mock of our driver's functions. It plays the device's role only
- * through what a device sees: the legacy header registers (the driver's
- * {@link VirtioLegacyRegisters}, as the I/O BAR would be) and the virtqueue
+ * through what a device sees: the legacy header registers (`ByteRegisters`,
+ * as the I/O BAR that {@link InstantVirtioDevice.pciFunction} hands out) and the virtqueue
  * memory at the address the driver wrote into QUEUE_PFN (virtio 1.1, 2.6.2).
  * {@link InstantVirtioDevice.complete} consumes available-ring entries and
  * writes used-ring entries directly in that memory, as fast as it can — as a
@@ -19,7 +19,7 @@
  * @module
  */
 
-import type { VirtioLegacyRegisters } from "../../drivers/virtio/virtio.ts";
+import type { ByteRegisters, PciFunction } from "../../src/device.ts";
 import {
   VIRTIO_NET_CTRL,
   VIRTIO_NET_F,
@@ -27,11 +27,13 @@ import {
   VIRTIO_NET_QUEUE,
   VIRTIO_NET_S_LINK_UP,
   VIRTIO_PCI,
+  VIRTIO_PCI_DEVICE_NET_LEGACY,
   VIRTIO_PCI_QUEUE_ADDR_SHIFT,
+  VIRTIO_PCI_VENDOR_ID,
   VIRTIO_PCI_VRING_ALIGN,
   VRING_USED_F_NO_NOTIFY,
 } from "../../drivers/virtio/constants.ts";
-import { SimulatedDmaAllocator } from "../../src/memory.ts";
+import { SimulatedDmaAllocator } from "../sim82599/dma_allocator.ts";
 
 /** Entries per queue, QEMU's default for virtio-net-pci. */
 export const INSTANT_VIRTIO_QUEUE_SIZE = 256;
@@ -73,7 +75,7 @@ export interface InstantVirtioOptions {
 }
 
 /** See the module documentation. */
-export class InstantVirtioDevice implements VirtioLegacyRegisters {
+export class InstantVirtioDevice implements ByteRegisters {
   /** DMA memory for the driver: plain shared memory with made-up addresses. */
   readonly dma: SimulatedDmaAllocator = new SimulatedDmaAllocator();
   /** The MAC address in the config space. */
@@ -90,6 +92,29 @@ export class InstantVirtioDevice implements VirtioLegacyRegisters {
   /** Creates a device with three queues of {@link INSTANT_VIRTIO_QUEUE_SIZE} entries. */
   constructor(options: InstantVirtioOptions = {}) {
     this.#noNotify = options.noNotify ?? true;
+  }
+
+  /**
+   * The device as `VirtioDevice.open` sees a PCI function: a transitional
+   * virtio-net (1af4:1000) whose I/O BAR0 is this object, no capabilities
+   * (config space reads 0), MSI-X off, DMA from {@link dma}.
+   */
+  pciFunction(name: string): PciFunction {
+    return {
+      address: name,
+      vendorId: VIRTIO_PCI_VENDOR_ID,
+      deviceId: VIRTIO_PCI_DEVICE_NET_LEGACY,
+      ids: "1af4:1000",
+      via: "sysfs",
+      readConfig: () => 0,
+      barKind: (n) => n === 0 ? "io" : "unused",
+      mapMemoryBar: (n) => {
+        throw new Error(`instant virtio device: no memory BAR${n}`);
+      },
+      openIoBar: () => this,
+      msixEnabled: false,
+      dmaAllocator: () => this.dma,
+    };
   }
 
   /** Features the driver accepted. */

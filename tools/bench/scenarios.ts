@@ -64,7 +64,7 @@ interface Port {
 
 function virtioPort(name: string): { dev: InstantVirtioDevice; drv: VirtioDevice } {
   const dev = new InstantVirtioDevice();
-  const drv = VirtioDevice.attach(dev, dev.dma, { name });
+  const drv = VirtioDevice.open(dev.pciFunction(name));
   return { dev, drv };
 }
 

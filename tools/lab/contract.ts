@@ -8,8 +8,10 @@
  *
  * Labs 3 and 4 give you a descriptor ring of the 82599 that the checker has
  * already set up (base address, length, queue enabled) — the same state the
- * ixgbe driver keeps per queue (`TxQueue` / `RxQueue` in
- * drivers/ixgbe/ixgbe.ts). You write the code that moves packets through it.
+ * ixgbe driver keeps per queue (`TxQueue` / `RxQueue` in drivers/ixgbe/tx.ts
+ * and rx.ts). You write the code that moves packets through it; the
+ * reference the checker runs without --impl is the driver's own
+ * drivers/ixgbe/tx.ts / rx.ts.
  *
  * @module
  */
@@ -20,23 +22,12 @@ import type { Mempool, PktBuf } from "../../src/mempool.ts";
 import type { DeviceStats } from "../../src/stats.ts";
 import type { IxyDevice } from "../../src/device.ts";
 
-/** One transmit queue of an 82599 (lab 3), enabled and empty when you get it. */
-export interface TxRing {
-  /** BAR0 of the port: write the tail with `regs.write32(IXGBE_TDT(queueId), ...)`. */
-  readonly regs: RegisterSpace;
-  /** The queue number (for TDT). */
-  readonly queueId: number;
-  /** The descriptors, 4 words each: descriptor i is `desc[4 * i .. 4 * i + 3]`. */
-  readonly desc: Uint32Array;
-  /** Number of descriptors, a power of two. */
-  readonly size: number;
-  /** The buffer behind each descriptor in flight (you keep this up to date). */
-  readonly bufs: (PktBuf | undefined)[];
-  /** Next descriptor to fill; equals TDT after each batch. Starts at 0. */
-  txIndex: number;
-  /** Oldest descriptor whose buffer you have not freed yet. Starts at 0. */
-  cleanIndex: number;
-}
+/**
+ * One transmit queue of an 82599 (lab 3), enabled and empty when you get it:
+ * defined with the driver's own ring code in drivers/ixgbe/tx.ts.
+ */
+export type { TxRing } from "../../drivers/ixgbe/tx.ts";
+import type { TxRing } from "../../drivers/ixgbe/tx.ts";
 
 /**
  * Lab 3: sends `bufs[0..count)` on `q`; returns how many it took (fewer when
@@ -46,26 +37,13 @@ export interface TxRing {
 export type TxBatchFn = (q: TxRing, bufs: PktBuf[], count: number) => number;
 
 /**
- * One receive queue of an 82599 (lab 4). When you get it, every descriptor
+ * One receive queue of an 82599 (lab 4): when you get it, every descriptor
  * points at a buffer of `pool` (read format), `bufs[i]` is that buffer, and
- * RDT = size - 1: the device may fill descriptors 0 .. size - 2.
+ * RDT = size - 1. Defined with the driver's own ring code in
+ * drivers/ixgbe/rx.ts.
  */
-export interface RxRing {
-  /** BAR0 of the port: write the tail with `regs.write32(IXGBE_RDT(queueId), ...)`. */
-  readonly regs: RegisterSpace;
-  /** The queue number (for RDT). */
-  readonly queueId: number;
-  /** The descriptors, 4 words each: descriptor i is `desc[4 * i .. 4 * i + 3]`. */
-  readonly desc: Uint32Array;
-  /** Number of descriptors, a power of two. */
-  readonly size: number;
-  /** Where fresh receive buffers come from. */
-  readonly pool: Mempool;
-  /** The buffer behind each descriptor. */
-  readonly bufs: (PktBuf | undefined)[];
-  /** Next descriptor to look at. Starts at 0. */
-  index: number;
-}
+export type { RxRing } from "../../drivers/ixgbe/rx.ts";
+import type { RxRing } from "../../drivers/ixgbe/rx.ts";
 
 /**
  * Lab 4: receives up to `count` frames from `q` into `bufs[0..n)` and returns

@@ -14,6 +14,7 @@
 
 import type { RegisterSpace } from "../../src/mmio.ts";
 import { waitForFlags32 } from "../../src/mmio.ts";
+import { hi32, lo32 } from "../../src/memory.ts";
 import { Mempool, type PktBuf } from "../../src/mempool.ts";
 import { IxgbeDevice } from "../../drivers/ixgbe/ixgbe.ts";
 import * as C from "../../drivers/ixgbe/constants.ts";
@@ -21,8 +22,6 @@ import { createSim82599, type Sim82599, type SimPort } from "../sim82599/mod.ts"
 import type { FrameTemplate } from "../lib/udp_frame.ts";
 import type { RxRing, TxRing } from "./contract.ts";
 import { Unmet } from "./checklist.ts";
-
-const TWO_TO_32 = 0x1_0000_0000;
 
 /** A register space that passes accesses through and records the writes. */
 export class RecordingRegs implements RegisterSpace {
@@ -76,8 +75,8 @@ export function takeTxQueue(
   const mem = port.dma.allocate(bytes);
   const phys = mem.physAddr(0);
   const r = port.regs;
-  r.write32(C.IXGBE_TDBAL(q), phys % TWO_TO_32);
-  r.write32(C.IXGBE_TDBAH(q), Math.floor(phys / TWO_TO_32));
+  r.write32(C.IXGBE_TDBAL(q), lo32(phys));
+  r.write32(C.IXGBE_TDBAH(q), hi32(phys));
   r.write32(C.IXGBE_TDLEN(q), bytes);
   r.write32(C.IXGBE_TDH(q), 0);
   r.write32(C.IXGBE_TDT(q), 0);
@@ -115,22 +114,32 @@ export function takeRxQueue0(
   for (let d = 0; d < size; d++) {
     const buf = pool.alloc()!;
     const addr = buf.dataPhysAddr;
-    desc[4 * d] = addr % TWO_TO_32;
-    desc[4 * d + 1] = Math.floor(addr / TWO_TO_32);
+    desc[4 * d] = lo32(addr);
+    desc[4 * d + 1] = hi32(addr);
     desc[4 * d + 2] = 0;
     desc[4 * d + 3] = 0;
     bufs.push(buf);
   }
   const phys = mem.physAddr(0);
-  r.write32(C.IXGBE_RDBAL(0), phys % TWO_TO_32);
-  r.write32(C.IXGBE_RDBAH(0), Math.floor(phys / TWO_TO_32));
+  r.write32(C.IXGBE_RDBAL(0), lo32(phys));
+  r.write32(C.IXGBE_RDBAH(0), hi32(phys));
   r.write32(C.IXGBE_RDLEN(0), bytes);
   r.write32(C.IXGBE_RDH(0), 0);
   r.write32(C.IXGBE_RDT(0), 0);
   r.write32(C.IXGBE_RXDCTL(0), r.read32(C.IXGBE_RXDCTL(0)) | C.IXGBE_RXDCTL_ENABLE);
   waitForFlags32(r, C.IXGBE_RXDCTL(0), C.IXGBE_RXDCTL_ENABLE, true, { what: "RX queue 0 on" });
   r.write32(C.IXGBE_RDT(0), size - 1);
-  return { regs: options.regs, queueId: 0, desc, size, pool, bufs, index: 0 };
+  return {
+    regs: options.regs,
+    queueId: 0,
+    desc,
+    size,
+    pool,
+    bufs,
+    index: 0,
+    discarding: false,
+    errors: 0,
+  };
 }
 
 /**

@@ -106,7 +106,7 @@ const NO_RS = "no descriptor asked for a status write-back: set DCMD.RS (bit 27 
 export const lab3: Lab = {
   number: 3,
   title: "TX: txBatch over the 82599 transmit ring",
-  reference: "tools/lab/solutions/lab3_tx.ts",
+  reference: "drivers/ixgbe/tx.ts",
   functions: ["txBatch"],
   hangHint: "waiting in a loop for DD, or a loop whose end condition never holds",
   async run(impl, list) {

@@ -114,7 +114,7 @@ function poolBalanced(q: RxRing, what: string): void {
 export const lab4: Lab = {
   number: 4,
   title: "RX: rxBatch over the 82599 receive ring",
-  reference: "tools/lab/solutions/lab4_rx.ts",
+  reference: "drivers/ixgbe/rx.ts",
   functions: ["rxBatch"],
   hangHint: "waiting for a DD bit that never comes, or a stale DD that was never cleared",
   async run(impl, list) {

@@ -5,7 +5,8 @@
  *
  *     deno task lab 3 --impl labs/my_tx.ts
  *
- * Without --impl it checks the reference solution (tools/lab/solutions/).
+ * Without --impl it checks the reference solution: labs 3 and 4 the driver's own
+ * drivers/ixgbe/tx.ts and rx.ts, the others tools/lab/solutions/.
  * Each requirement is time-limited (--limit); see mod.ts.
  *
  * @module

@@ -37,4 +37,8 @@ echo "DRIVER_AFTER_FAILURES=$(basename "$(readlink /sys/bus/pci/devices/$OURS/dr
 # No hugetlbfs at all.
 umount /dev/hugepages
 case_ no-hugetlbfs $RUN tools/pktgen.ts $OURS --count 1
+# Without hugepages, a device that is not ours is still refused for what it is:
+# identified before any DMA memory is set up.
+case_ not-a-nic-no-hugepages $RUN tools/pktgen.ts 0000:00:00.0
+case_ unsupported-no-hugepages $RUN tools/pktgen.ts 0000:00:1e.0
 echo "DRIVER_AFTER_FAILURES2=$(basename "$(readlink /sys/bus/pci/devices/$OURS/driver)")"

@@ -12,7 +12,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { dmaAllocatorFor, ixyInit } from "../../../src/ixy.ts";
+import { dmaAllocatorFor, ixyInit } from "../../../drivers/mod.ts";
 import type { IxyDevice } from "../../../src/device.ts";
 import type { PktBuf } from "../../../src/mempool.ts";
 import { IxyError, runTool } from "../../../src/error.ts";

@@ -9,7 +9,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { dmaAllocatorFor, ixyInit } from "../../../src/ixy.ts";
+import { dmaAllocatorFor, ixyInit } from "../../../drivers/mod.ts";
 import type { PktBuf } from "../../../src/mempool.ts";
 import { DeviceStats } from "../../../src/stats.ts";
 import { runTool } from "../../../src/error.ts";

@@ -25,6 +25,7 @@ import { VfioDmaAllocator, VfioPciDevice } from "../../../src/vfio.ts";
 import { parsePciAddress } from "../../../src/pci.ts";
 import { sleepMicros, waitForFlags32 } from "../../../src/mmio.ts";
 import { runTool } from "../../../src/error.ts";
+import { hi32, lo32 } from "../../../src/memory.ts";
 import { FrameTemplate } from "../../../tools/lib/udp_frame.ts";
 
 /** 8254x registers (SDM section 13.4, "Register Descriptions"), byte offsets in BAR0. */
@@ -70,8 +71,8 @@ async function main(): Promise<void> {
 
   // Transmit initialization (SDM 14.5): ring base/length, head = tail = 0.
   const ring = mem.physAddr(0);
-  regs.write32(E1000.TDBAL, ring % 2 ** 32);
-  regs.write32(E1000.TDBAH, Math.floor(ring / 2 ** 32));
+  regs.write32(E1000.TDBAL, lo32(ring));
+  regs.write32(E1000.TDBAH, hi32(ring));
   regs.write32(E1000.TDLEN, RING_ENTRIES * 16);
   regs.write32(E1000.TDH, 0);
   regs.write32(E1000.TDT, 0);

@@ -1,0 +1,128 @@
+/**
+ * The 82599 transmit ring: the code `IxgbeDevice.txBatch` runs, and the
+ * reference solution of lab 3 — the lab checker (`deno task lab 3`) runs
+ * this very file, so a student's `txBatch` plugs into the same place.
+ *
+ * The device owns the descriptors from TDH to TDT - 1, we own the rest
+ * (7.2.3.3). We write one advanced data descriptor per packet (7.2.3.2.4)
+ * and move the tail (TDT, 8.2.3.9.9) once per batch; the device sets DD in
+ * a descriptor when it is done with it (RS asks for that write-back), and
+ * then the buffer is ours to free.
+ *
+ * @module
+ */
+
+import type { RegisterSpace } from "../../src/mmio.ts";
+import { hi32, lo32 } from "../../src/memory.ts";
+import type { PktBuf } from "../../src/mempool.ts";
+import { IxyError } from "../../src/error.ts";
+import { IXGBE_ADV_TX_DESC as TXD, IXGBE_ADVTXD, IXGBE_TDT } from "./constants.ts";
+
+/** TX descriptors are cleaned in batches of up to this many (ixy's TX_CLEAN_BATCH). */
+export const TX_CLEAN_BATCH = 32;
+
+/**
+ * One transmit queue of an 82599, enabled and empty at the start (the lab 3
+ * contract, tools/lab/contract.ts).
+ */
+export interface TxRing {
+  /** BAR0 of the port: write the tail with `regs.write32(IXGBE_TDT(queueId), ...)`. */
+  readonly regs: RegisterSpace;
+  /** The queue number (for TDT). */
+  readonly queueId: number;
+  /** The descriptors, 4 words each: descriptor i is `desc[4 * i .. 4 * i + 3]`. */
+  readonly desc: Uint32Array;
+  /** Number of descriptors, a power of two. */
+  readonly size: number;
+  /** The buffer behind each descriptor in flight (you keep this up to date). */
+  readonly bufs: (PktBuf | undefined)[];
+  /** Next descriptor to fill; equals TDT after each batch. Starts at 0. */
+  txIndex: number;
+  /** Oldest descriptor whose buffer you have not freed yet. Starts at 0. */
+  cleanIndex: number;
+}
+
+/** The driver's transmit queue: a {@link TxRing} over ring memory it allocated. */
+export class TxQueue implements TxRing {
+  readonly regs: RegisterSpace;
+  readonly queueId: number;
+  readonly desc: Uint32Array;
+  readonly size: number;
+  readonly bufs: (PktBuf | undefined)[];
+  txIndex = 0;
+  cleanIndex = 0;
+
+  /** A queue `queueId` over `desc` (`size` descriptors) whose tail is in `regs`. */
+  constructor(regs: RegisterSpace, queueId: number, desc: Uint32Array, size: number) {
+    this.regs = regs;
+    this.queueId = queueId;
+    this.desc = desc;
+    this.size = size;
+    this.bufs = new Array(size).fill(undefined);
+  }
+}
+
+/**
+ * Frees sent buffers, `batch` descriptors at a time: if the last descriptor
+ * of a batch has DD, the device is done with the whole batch (it processes
+ * descriptors in order, 7.2.3.3). `batch` 1 frees everything sent.
+ */
+export function cleanTx(q: TxRing, batch: number): void {
+  const mask = q.size - 1;
+  for (;;) {
+    const cleanable = (q.txIndex - q.cleanIndex) & mask;
+    if (cleanable < batch || cleanable === 0) return;
+    const lastOfBatch = (q.cleanIndex + batch - 1) & mask;
+    // Volatile read: the device writes DD back (7.2.3.5.1).
+    const status = Atomics.load(q.desc, lastOfBatch * 4 + TXD.WB_STATUS);
+    if ((status & IXGBE_ADVTXD.STAT_DD) === 0) return;
+    for (let i = q.cleanIndex;; i = (i + 1) & mask) {
+      const buf = q.bufs[i]!;
+      q.bufs[i] = undefined;
+      buf.pool.free(buf);
+      if (i === lastOfBatch) break;
+    }
+    q.cleanIndex = (lastOfBatch + 1) & mask;
+  }
+}
+
+/**
+ * Sends `bufs[0..count)` on `q`; returns how many it took (fewer when the
+ * ring is full). First frees the buffers of descriptors the device has
+ * finished (checking DD on the last of each batch of 32, as ixy), then
+ * writes one advanced data descriptor per packet (7.2.3.2.4) and moves the
+ * tail once (TDT, 8.2.3.9.9). Taken buffers are freed once sent.
+ */
+export function txBatch(q: TxRing, bufs: PktBuf[], count: number): number {
+  cleanTx(q, Math.min(TX_CLEAN_BATCH, q.size >> 1));
+  const desc = q.desc;
+  const mask = q.size - 1;
+  let n = 0;
+  while (n < count) {
+    const next = (q.txIndex + 1) & mask;
+    if (next === q.cleanIndex) break; // full: TDT may never reach TDH
+    const buf = bufs[n];
+    const size = buf.size;
+    if (size < 1 || size > buf.data.length) {
+      throw new IxyError(
+        `TX queue ${q.queueId}: cannot send a ${size}-byte packet: sizes are ` +
+          `1..${buf.data.length}. Set buf.size before txBatch.`,
+      );
+    }
+    const w = q.txIndex * 4;
+    const phys = buf.dataPhysAddr;
+    desc[w + TXD.BUFFER_ADDR_LO] = lo32(phys);
+    desc[w + TXD.BUFFER_ADDR_HI] = hi32(phys);
+    // One buffer = the whole frame: EOP; RS for a DD write-back; IFCS so
+    // the device appends the CRC; DEXT + DTYP_DATA = advanced data descriptor.
+    desc[w + TXD.CMD_TYPE_LEN] = IXGBE_ADVTXD.DCMD_EOP | IXGBE_ADVTXD.DCMD_RS |
+      IXGBE_ADVTXD.DCMD_IFCS | IXGBE_ADVTXD.DCMD_DEXT | IXGBE_ADVTXD.DTYP_DATA | size;
+    // PAYLEN: the whole frame (no segmentation offload).
+    desc[w + TXD.OLINFO_STATUS] = size << IXGBE_ADVTXD.PAYLEN_SHIFT;
+    q.bufs[q.txIndex] = buf;
+    q.txIndex = next;
+    n++;
+  }
+  if (n > 0) q.regs.write32(IXGBE_TDT(q.queueId), q.txIndex);
+  return n;
+}

@@ -1,0 +1,279 @@
+/**
+ * `ixyInit`: from a PCI address to a running device — ixy's `ixy_init`
+ * (which lives in ixy's `driver/device.c`, beside the drivers, as this does).
+ *
+ * It identifies the device *before* it touches it or allocates anything
+ * (address, presence, class, a driver in {@link DRIVERS}, a kernel interface
+ * still in use), so a mistake costs nothing. Only then does it take the
+ * device from its kernel driver, enable DMA and call the driver's `open`; if
+ * the driver fails, the device is given back to the kernel driver it came
+ * from.
+ *
+ * A device bound to vfio-pci (tools/bind.ts) is reached through VFIO instead
+ * (src/vfio.ts): no root needed, registers through the VFIO device fd, DMA
+ * memory mapped into the IOMMU. Either way the driver gets one
+ * {@link PciFunction} and does not need to know which. {@link dmaAllocatorFor}
+ * picks the matching DMA memory for the tools' own buffers.
+ *
+ * @module
+ */
+
+import type { DeviceOptions, IxyDevice, PciFunction } from "../src/device.ts";
+import { type DmaAllocator, HugepageAllocator } from "../src/memory.ts";
+import { PciDevice } from "../src/pci.ts";
+import { IxyError } from "../src/error.ts";
+import type { InterruptVector } from "../src/interrupts.ts";
+import { VfioDmaAllocator, VfioPciDevice } from "../src/vfio.ts";
+import {
+  VIRTIO_PCI_DEVICE_NET_LEGACY,
+  VIRTIO_PCI_DEVICE_NET_MODERN,
+  VIRTIO_PCI_VENDOR_ID,
+} from "./virtio/constants.ts";
+import { VirtioDevice } from "./virtio/virtio.ts";
+import { IXGBE_DEVICE_IDS, IXGBE_VENDOR_ID } from "./ixgbe/constants.ts";
+import { IxgbeDevice } from "./ixgbe/ixgbe.ts";
+
+/** Options for {@link ixyInit}. */
+export interface IxyInitOptions extends DeviceOptions {
+  /**
+   * Where DMA memory comes from; default: hugepages ({@link HugepageAllocator})
+   * as root, {@link dmaAllocatorFor}'s choice over VFIO.
+   */
+  dma?: DmaAllocator;
+  /**
+   * Virtio only: the PCI interface to speak. Default: over VFIO modern when
+   * the device has it; otherwise modern for modern-only devices (1af4:1041)
+   * and devices without a legacy I/O BAR, legacy for the rest.
+   */
+  transport?: "legacy" | "modern";
+}
+
+/** One driver family: the PCI IDs it drives and how it brings a device up. */
+export interface IxyDriver {
+  /** The driver's name (`IxyDevice.driverName`). */
+  readonly name: string;
+  /** PCI vendor ID of the devices it drives. */
+  readonly vendorId: number;
+  /** PCI device IDs (of that vendor) it drives. */
+  readonly deviceIds: readonly number[];
+  /** Brings the device up: `pci` is identified, taken from the kernel, bus master on. */
+  open(pci: PciFunction, options: IxyInitOptions): IxyDevice;
+  /**
+   * Why the device's DMA would bypass the IOMMU over VFIO (see
+   * {@link PciFunction.dmaAllocator}), asked by {@link dmaAllocatorFor} before
+   * `open`; omitted: it never does.
+   */
+  iommuBypass?(pci: PciFunction, options: IxyInitOptions): string | undefined;
+}
+
+/**
+ * The drivers, keyed by PCI IDs: a new driver family is one line here.
+ * ixyInit takes the first whose vendor and device IDs match.
+ */
+export const DRIVERS: readonly IxyDriver[] = [
+  { name: "ixgbe", vendorId: IXGBE_VENDOR_ID, deviceIds: IXGBE_DEVICE_IDS, open: IxgbeDevice.open },
+  {
+    name: "virtio",
+    vendorId: VIRTIO_PCI_VENDOR_ID,
+    deviceIds: [VIRTIO_PCI_DEVICE_NET_LEGACY, VIRTIO_PCI_DEVICE_NET_MODERN],
+    open: VirtioDevice.open,
+    iommuBypass: VirtioDevice.iommuBypass,
+  },
+];
+
+/** The driver for `vendorId:deviceId`, or undefined. */
+export function findDriver(vendorId: number, deviceId: number): IxyDriver | undefined {
+  return DRIVERS.find((d) => d.vendorId === vendorId && d.deviceIds.includes(deviceId));
+}
+
+/**
+ * Step 0 of everything: what is at `pciAddress`? Throws an {@link IxyError}
+ * unless it is a network controller that a driver of {@link DRIVERS} drives.
+ * Reads config space only: nothing is changed, nothing allocated.
+ */
+export function identify(pciAddress: string): { pci: PciDevice; driver: IxyDriver } {
+  const pci = PciDevice.open(pciAddress);
+  pci.requireNetworkController();
+  const driver = findDriver(pci.vendorId, pci.deviceId);
+  if (driver === undefined) {
+    throw new IxyError(
+      `${pci.address} (${pci.ids}) is not supported: ixy.ts drives ${
+        DRIVERS.map(describe).join(
+          "; ",
+        )
+      }. Check the IDs with: lspci -nn -s ${pci.address}`,
+    );
+  }
+  return { pci, driver };
+}
+
+/** "ixgbe (8086:10fb and 14 more)": a driver and its IDs, for error messages. */
+function describe(d: IxyDriver): string {
+  const hex = (n: number) => n.toString(16).padStart(4, "0");
+  const ids = d.deviceIds.map((id) => `${hex(d.vendorId)}:${hex(id)}`);
+  return `${d.name} (${ids.length > 2 ? `${ids[0]} and ${ids.length - 1} more` : ids.join(", ")})`;
+}
+
+/** Linux interface flag IFF_UP (include/uapi/linux/if.h). */
+const IFF_UP = 0x1;
+
+/** Kernel interfaces of `pci` that are up (administratively). */
+function interfacesUp(pci: PciDevice): string[] {
+  return pci.netInterfaces().filter((name) => {
+    try {
+      return (Number(Deno.readTextFileSync(`/sys/class/net/${name}/flags`).trim()) & IFF_UP) !== 0;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/**
+ * Opens the NIC at `pciAddress`, picks its driver from the PCI IDs, and
+ * initialises it. Throws an {@link IxyError} (with what to do) on bad input.
+ */
+export function ixyInit(pciAddress: string, options: IxyInitOptions = {}): IxyDevice {
+  const { pci, driver } = identify(pciAddress);
+  if (pci.driver === "vfio-pci") {
+    const vfio = VfioPciDevice.open(pci.address);
+    vfio.enableBusMastering();
+    // MSI-X is off until VFIO_DEVICE_SET_IRQS turns it on: one eventfd per RX
+    // queue (src/interrupts.ts).
+    const vectors = options.interrupts ? vfio.enableMsix(options.rxQueues ?? 1) : undefined;
+    return driver.open(vfioFunction(pci, vfio, vectors, options.dma), options);
+  }
+  const busy = interfacesUp(pci);
+  if (busy.length > 0 && !options.force) {
+    throw new IxyError(
+      `${pci.address} is in use by the kernel as ${busy.join(", ")} (interface up): refusing ` +
+        `to take it. Take it down first (ip link set ${busy[0]} down) or pass --force.`,
+    );
+  }
+  const dma = options.dma ?? HugepageAllocator.open();
+
+  // From here on we change the device; undo the unbind if anything fails.
+  pci.unbindDriver();
+  try {
+    pci.enableBusMastering();
+    return driver.open(sysfsFunction(pci, dma), options);
+  } catch (e) {
+    try {
+      pci.rebindDriver();
+    } catch { /* report the original error */ }
+    throw e;
+  }
+}
+
+/** PCI capability ID of MSI-X (PCI 3.0, section 6.8.2); bit 15 of its control word enables it. */
+const PCI_CAP_ID_MSIX = 0x11;
+
+/** The device as root sees it: sysfs files (src/pci.ts), hugepages with physical addresses. */
+function sysfsFunction(pci: PciDevice, dma: DmaAllocator): PciFunction {
+  const msix = pci.findCapability(PCI_CAP_ID_MSIX);
+  return {
+    address: pci.address,
+    vendorId: pci.vendorId,
+    deviceId: pci.deviceId,
+    ids: pci.ids,
+    via: "sysfs",
+    pci,
+    readConfig: (offset, size) => pci.readConfig(offset, size),
+    barKind: (n) => pci.barKind(n),
+    mapMemoryBar: (n) => pci.mapMemoryBar(n),
+    openIoBar: (n) => pci.openIoBar(n),
+    msixEnabled: msix !== 0 && (pci.readConfig(msix + 2, 2) & 0x8000) !== 0,
+    dmaAllocator: () => dma,
+  };
+}
+
+/**
+ * The device through VFIO: the device fd gives config space, BARs (mmap, or
+ * pread/pwrite for an I/O BAR) and MSI-X `vectors`; the device stays bound
+ * to vfio-pci whatever happens.
+ */
+function vfioFunction(
+  pci: PciDevice,
+  vfio: VfioPciDevice,
+  vectors: readonly InterruptVector[] | undefined,
+  dma: DmaAllocator | undefined,
+): PciFunction {
+  const config = vfio.config;
+  return {
+    address: pci.address,
+    vendorId: pci.vendorId,
+    deviceId: pci.deviceId,
+    ids: pci.ids,
+    via: "vfio",
+    readConfig: (offset, size) =>
+      size === 1
+        ? config.read8(offset)
+        : size === 2
+        ? config.read16(offset)
+        : config.read32(offset),
+    barKind: (n) => pci.barKind(n),
+    mapMemoryBar: (n) => vfio.mapBar(n),
+    openIoBar: (n) => vfio.ioRegion(n),
+    msixEnabled: vectors !== undefined,
+    interruptVectors: vectors,
+    dmaAllocator: (bypass) => vfioDma(pci, bypass, dma),
+  };
+}
+
+const NO_IOMMU_HINT = `Run as root, or give the NIC VIRTIO_F_ACCESS_PLATFORM: QEMU ` +
+  `-device virtio-net-pci,disable-legacy=on,iommu_platform=on (lab VM: deno task vm --iommu ` +
+  `--modern-nics).`;
+
+/**
+ * DMA memory for a device bound to vfio-pci: IOMMU-mapped hugepages at IOVA =
+ * virtual address ({@link VfioDmaAllocator}, no root) if its DMA goes
+ * through the IOMMU; otherwise (`bypass` says why) hugepages with physical
+ * addresses, which only root may see. `given` (the caller's choice) is
+ * checked against that.
+ */
+function vfioDma(pci: PciDevice, bypass: string | undefined, given?: DmaAllocator): DmaAllocator {
+  if (given !== undefined) {
+    if (bypass !== undefined && given instanceof VfioDmaAllocator) {
+      throw new IxyError(
+        `${pci.address} (${pci.ids}) is bound to vfio-pci, but ${bypass}: IOVAs from ` +
+          `VfioDmaAllocator would be wrong. Use dmaAllocatorFor(address) or HugepageAllocator. ` +
+          NO_IOMMU_HINT,
+      );
+    }
+    return given;
+  }
+  if (bypass === undefined) return VfioDmaAllocator.open();
+  try {
+    return HugepageAllocator.open();
+  } catch (e) {
+    throw new IxyError(
+      `${pci.address} (${pci.ids}) is bound to vfio-pci, but ${bypass}; its DMA memory needs ` +
+        `physical addresses, which only root may see. ${NO_IOMMU_HINT} (${(e as Error).message})`,
+    );
+  }
+}
+
+/**
+ * The DMA memory to use with the NIC at `pciAddress` (for the driver and the
+ * caller's own mempools): with a device bound to vfio-pci whose DMA the IOMMU
+ * translates, hugepages mapped through VFIO at IOVA = virtual address
+ * ({@link VfioDmaAllocator}, no root); otherwise hugepages with physical
+ * addresses ({@link HugepageAllocator}, root). Pass the same allocator to
+ * {@link ixyInit} as `dma`; two NICs share one (one VFIO container).
+ *
+ * Identifies the device first (like {@link ixyInit}): a PCI function that is
+ * not a network controller, or a NIC no driver supports, is refused for what
+ * it is before any memory is touched.
+ */
+export function dmaAllocatorFor(
+  pciAddress: string,
+  options: {
+    /** The virtio transport {@link ixyInit} will be told to use (same default). */
+    transport?: "legacy" | "modern";
+  } = {},
+): DmaAllocator {
+  const { pci, driver } = identify(pciAddress);
+  if (pci.driver !== "vfio-pci") return HugepageAllocator.open();
+  // The container's IOMMU is chosen once a group is attached: open the device first.
+  const fn = vfioFunction(pci, VfioPciDevice.open(pci.address), undefined, undefined);
+  return vfioDma(pci, driver.iommuBypass?.(fn, options), undefined);
+}
