@@ -194,7 +194,9 @@ const WRONG: Record<number, Wrong[]> = {
     {
       file: "lab6_leaks.ts",
       fails: [["leaks no buffer", "buffers are lost"]],
-      mayAlsoFail: ["counter (GPTC)"],
+      // How soon the pool runs dry depends on timing; a starved loop also measures badly.
+      mayAlsoFail: ["counter (GPTC)", "batching pays"],
+      mayBeUnsure: true,
     },
     {
       file: "lab6_no_batching.ts",
