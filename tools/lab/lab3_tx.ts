@@ -252,7 +252,11 @@ export const lab3: Lab = {
 
       /** Stops the device (DMATXCTL.TE = 0) and offers 100 frames; returns how many were taken. */
       const stalled = (s: TxSetup) => {
-        s.a.regs.write32(IXGBE_DMATXCTL, 0);
+        // Read-modify-write: DMATXCTL's bits 31:16 hold the VLAN EtherType (8.2.3.9.2).
+        s.a.regs.write32(
+          IXGBE_DMATXCTL,
+          (s.a.regs.read32(IXGBE_DMATXCTL) & ~IXGBE_DMATXCTL_TE) >>> 0,
+        );
         const offered: PktBuf[] = new Array(100);
         const n = s.frames(offered, 100, 0);
         const taken = txBatch(s.q, offered, n);
@@ -298,7 +302,10 @@ export const lab3: Lab = {
         "after the device resumes, exactly the frames it took arrive",
         tx((s) => {
           const taken = stalled(s);
-          s.a.regs.write32(IXGBE_DMATXCTL, IXGBE_DMATXCTL_TE);
+          s.a.regs.write32(
+            IXGBE_DMATXCTL,
+            (s.a.regs.read32(IXGBE_DMATXCTL) | IXGBE_DMATXCTL_TE) >>> 0,
+          );
           s.sim.settle();
           noNewViolations(s.sim, s.seen);
           const checker = new SequenceChecker(Math.max(taken, 1), s.template);
