@@ -9,10 +9,12 @@ import type { Exports } from "./load.ts";
 
 /** Options of a lab run (from the command line). */
 export interface LabOptions {
-  /** Lab 6: where the plot goes (default `lab6_batch_size.svg`). */
+  /** Lab 6: where the plot goes (default `tools/lab/mine/lab6_batch_size.svg`). */
   out?: string;
-  /** Lab 6: milliseconds per measurement (default 300). */
+  /** Lab 6: milliseconds per measurement (default 100; 5 repeats per batch size). */
   durationMs?: number;
+  /** Time limit of one call of a lab function in milliseconds (default DEFAULT_CALL_LIMIT_MS). */
+  limitMs?: number;
 }
 
 /** One lab's checker. */
@@ -25,6 +27,10 @@ export interface Lab {
   readonly reference: string;
   /** The functions a lab file must export. */
   readonly functions: readonly string[];
+  /** What typically makes this lab's code loop forever, for the time-limit message. */
+  readonly hangHint?: string;
+  /** Time a call of a lab function may take on top of the limit (lab 6: its measuring time). */
+  callExtraMs?(options: LabOptions): number;
   /** Checks every requirement of the lab against `impl`, recording results in `list`. */
   run(impl: Exports, list: Checklist, options: LabOptions): Promise<void>;
 }
