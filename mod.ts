@@ -37,6 +37,12 @@ export {
 } from "./src/vfio.ts";
 export { type DeviceOptions, formatMac, type IxyDevice, type IxyInterrupts } from "./src/device.ts";
 export {
+  canDescribeRings,
+  type RingDescription,
+  type RingIntrospection,
+  type RingKind,
+} from "./src/introspect.ts";
+export {
   type InterruptVector,
   processCpuSeconds,
   RxInterruptPolicy,

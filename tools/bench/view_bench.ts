@@ -1,0 +1,80 @@
+/**
+ * Does the ring viewer slow the driver? The viewer's application
+ * (tools/view/app_worker.ts: pktgen on port 0 of the software 82599, a
+ * forwarder on port 1 that sends every frame back) runs at full speed with
+ * 512-descriptor rings; we count the frames port 1 forwards per second,
+ * alternating phases without a page and with one listening (an event-stream
+ * client in this thread, so the server snapshots the rings 10 times a second,
+ * as for a page), interleaved, so that other load on the machine hits both.
+ *
+ *     deno task bench:view [rounds] [seconds per phase]
+ *
+ * @module
+ */
+
+import { startView } from "../view/server.ts";
+import { RATE, RATE_WORDS } from "../view/protocol.ts";
+
+const rounds = Number(Deno.args[0] ?? 5);
+const phase = Number(Deno.args[1] ?? 6);
+
+const view = await startView({ port: 0, ringSize: 512, batch: 32 });
+const rates = new Float64Array(view.init.rates);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Port 1's forwarded frames per second, averaged over the phase's samples after the first. */
+async function measure(): Promise<number> {
+  const w = 1 * RATE_WORDS;
+  const seen: number[] = [];
+  let last = rates[w + RATE.SAMPLE];
+  const end = Date.now() + phase * 1000;
+  while (Date.now() < end) {
+    await sleep(100);
+    if (rates[w + RATE.SAMPLE] !== last) {
+      last = rates[w + RATE.SAMPLE];
+      seen.push(rates[w + RATE.TX_PPS]);
+    }
+  }
+  const use = seen.slice(1); // the first second straddles the phase change
+  return use.reduce((a, b) => a + b, 0) / use.length;
+}
+
+const off: number[] = [];
+const on: number[] = [];
+await sleep(2000); // warm up
+for (let k = 0; k < rounds; k++) {
+  off.push(await measure());
+  const res = await fetch(view.url + "api/events");
+  const reader = res.body!.getReader();
+  let bytes = 0;
+  const reading = (async () => {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      bytes += value.length;
+    }
+  })();
+  const before = view.snapshots;
+  on.push(await measure());
+  const snaps = view.snapshots - before;
+  await reader.cancel();
+  await reading;
+  console.log(
+    `round ${k + 1}: without a page ${(off[k] / 1e3).toFixed(1)} kpps, with a page ` +
+      `${(on[k] / 1e3).toFixed(1)} kpps (${snaps} snapshots, ${bytes} bytes streamed)`,
+  );
+}
+const mean = (a: number[]) => a.reduce((x, y) => x + y, 0) / a.length;
+const median = (a: number[]) => {
+  const s = [...a].sort((x, y) => x - y);
+  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const pct = (x: number) => `${x >= 0 ? "+" : ""}${x.toFixed(1)} %`;
+console.log(
+  `mean forwarded: without a page ${(mean(off) / 1e3).toFixed(1)} kpps, with a page ` +
+    `${(mean(on) / 1e3).toFixed(1)} kpps (${pct(100 * (mean(on) - mean(off)) / mean(off))}); ` +
+    `median of the per-round differences ${
+      pct(median(on.map((v, k) => 100 * (v - off[k]) / off[k])))
+    }`,
+);
+await view.close();
