@@ -1,13 +1,15 @@
 /**
  * Does the ring viewer slow the driver? The viewer's application
- * (tools/view/app_worker.ts: pktgen on port 0 of the software 82599, a
- * forwarder on port 1 that sends every frame back) runs at full speed with
- * 512-descriptor rings; we count the frames port 1 forwards per second,
+ * (tools/view/app_worker.ts) runs at full speed with 512-descriptor rings,
+ * batch 32: with `instant` (default) the benchmarks' forwarding loop on two
+ * instant 82599s (tools/bench/instant_ixgbe.ts: the driver's cost only);
+ * with `sim` pktgen on port 0 of the software 82599 and a forwarder on port
+ * 1 that sends every frame back. We count the frames port 1 sends per second,
  * alternating phases without a page and with one listening (an event-stream
  * client in this thread, so the server snapshots the rings 10 times a second,
  * as for a page), interleaved, so that other load on the machine hits both.
  *
- *     deno task bench:view [rounds] [seconds per phase]
+ *     deno task bench:view [instant|sim] [rounds] [seconds per phase]
  *
  * @module
  */
@@ -15,10 +17,11 @@
 import { startView } from "../view/server.ts";
 import { RATE, RATE_WORDS } from "../view/protocol.ts";
 
-const rounds = Number(Deno.args[0] ?? 5);
-const phase = Number(Deno.args[1] ?? 6);
+const nic = Deno.args[0] ?? "instant";
+const rounds = Number(Deno.args[1] ?? 5);
+const phase = Number(Deno.args[2] ?? 6);
 
-const view = await startView({ port: 0, ringSize: 512, batch: 32 });
+const view = await startView({ nic, port: 0, ringSize: 512, batch: 32 });
 const rates = new Float64Array(view.init.rates);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -55,13 +58,17 @@ for (let k = 0; k < rounds; k++) {
     }
   })();
   const before = view.snapshots;
+  const beforeMs = view.snapshotMs;
   on.push(await measure());
   const snaps = view.snapshots - before;
+  const snapMs = view.snapshotMs - beforeMs;
   await reader.cancel();
   await reading;
   console.log(
     `round ${k + 1}: without a page ${(off[k] / 1e3).toFixed(1)} kpps, with a page ` +
-      `${(on[k] / 1e3).toFixed(1)} kpps (${snaps} snapshots, ${bytes} bytes streamed)`,
+      `${(on[k] / 1e3).toFixed(1)} kpps (${snaps} snapshots, ${
+        (snapMs / snaps).toFixed(2)
+      } ms each, ${bytes} bytes streamed)`,
   );
 }
 const mean = (a: number[]) => a.reduce((x, y) => x + y, 0) / a.length;

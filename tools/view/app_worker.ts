@@ -30,6 +30,7 @@ import { DeviceStats } from "../../src/stats.ts";
 import { canDescribeRings, type RingDescription } from "../../src/introspect.ts";
 import { FrameTemplate, MIN_FRAME_SIZE } from "../lib/udp_frame.ts";
 import { createSim82599, type Sim82599 } from "../sim82599/mod.ts";
+import { InstantIxgbeDevice } from "../bench/instant_ixgbe.ts";
 import {
   type AppStart,
   CTRL,
@@ -61,6 +62,8 @@ interface App {
   devs: IxyDevice[];
   rings: RingDescription[][];
   sim?: Sim82599;
+  /** `--nic instant`: the benchmarks' instant 82599s (tools/bench/instant_ixgbe.ts). */
+  instant?: InstantIxgbeDevice[];
   gen: Mempool;
   template: FrameTemplate;
 }
@@ -68,7 +71,20 @@ interface App {
 async function setUp(start: AppStart): Promise<App> {
   const devs: IxyDevice[] = [];
   let sim: Sim82599 | undefined;
-  if (start.nic === "sim") {
+  let instant: InstantIxgbeDevice[] | undefined;
+  if (start.nic === "instant") {
+    instant = [new InstantIxgbeDevice(), new InstantIxgbeDevice()];
+    instant.forEach((dev, i) =>
+      devs.push(
+        IxgbeDevice.attach(dev, dev.dma, {
+          name: `instant-${i}`,
+          linkTimeoutMs: 0,
+          rxRingSize: start.ringSize,
+          txRingSize: start.ringSize,
+        }),
+      )
+    );
+  } else if (start.nic === "sim") {
     sim = await createSim82599({ ports: 2, wiring: "cable" });
     for (const p of sim.ports) {
       devs.push(
@@ -81,7 +97,9 @@ async function setUp(start: AppStart): Promise<App> {
     }
   }
   let dma: DmaAllocator;
-  if (sim) {
+  if (instant) {
+    dma = instant[0].dma;
+  } else if (sim) {
     dma = sim.dma;
   } else {
     // The same allocator for the driver and our generator (one VFIO container).
@@ -95,7 +113,7 @@ async function setUp(start: AppStart): Promise<App> {
     buf.data.set(template.bytes);
     buf.size = MIN_FRAME_SIZE;
   }
-  return { devs, rings, sim, gen, template };
+  return { devs, rings, sim, instant, gen, template };
 }
 
 /** Where each packet buffer of `pool` is, for the hex dump (real memory only). */
@@ -115,7 +133,11 @@ function describe(
     name: dev.pciAddress,
     driver: dev.driverName,
     mac: formatMac(dev.getMacAddress()),
-    role: app.devs.length === 1
+    role: app.instant
+      ? i === 0
+        ? "receives frames from an instant device and forwards them to port 1"
+        : "sends the forwarded frames; the instant device completes them at once"
+      : app.devs.length === 1
       ? "sends generated frames, receives what arrives"
       : i === 0
       ? "packet generator; counts the frames that come back"
@@ -126,6 +148,13 @@ function describe(
         buffer: app.sim.ports[i].registerFile,
         offset: 0,
         length: app.sim.ports[i].registerFile.byteLength,
+      }
+      : app.instant
+      ? {
+        kind: "shared",
+        buffer: app.instant[i].regs.buffer as SharedArrayBuffer,
+        offset: 0,
+        length: app.instant[i].regs.byteLength,
       }
       : undefined,
   }));
@@ -151,8 +180,9 @@ function describe(
     }
   });
   let regions: DmaRegion[];
-  if (app.sim) {
-    regions = app.sim.dma.blocks.map((b) => ({
+  const blocks = app.sim?.dma.blocks ?? app.instant?.flatMap((d) => d.dma.blocks);
+  if (blocks) {
+    regions = blocks.map((b) => ({
       phys: b.phys,
       memory: { kind: "shared", buffer: b.buffer, offset: 0, length: b.size },
     }));
@@ -165,6 +195,7 @@ function describe(
 
 /** The steps this application offers: four with two ports, two with one. */
 function stepIds(app: App): string[] {
+  if (app.instant) return []; // a benchmark set-up: the device answers inside the loop
   return app.devs.length === 2 ? STEPS.map((s) => s.id) : ["send", "receive"];
 }
 
@@ -203,6 +234,7 @@ async function run(start: AppStart): Promise<void> {
   const stats = devs.map(() => new DeviceStats());
   const before = devs.map(() => new DeviceStats());
   let seq = 0;
+  const counted = [0, 0];
   let lastSecond = performance.now();
   let rateStart = lastSecond;
   let rateSent = 0;
@@ -218,8 +250,13 @@ async function run(start: AppStart): Promise<void> {
     if (now - lastSecond < 1000) return;
     const seconds = (now - lastSecond) / 1000;
     sample++;
+    if (app.instant) {
+      // Port 0 received counted[0], port 1 sent counted[1].
+      stats[0].rxPackets = counted[0];
+      stats[1].txPackets = counted[1];
+    }
     devs.forEach((dev, p) => {
-      dev.readStats(stats[p]);
+      if (!app.instant) dev.readStats(stats[p]);
       const s = stats[p], o = before[p], w = p * RATE_WORDS;
       rates[w + RATE.RX_PPS] = (s.rxPackets - o.rxPackets) / seconds;
       rates[w + RATE.TX_PPS] = (s.txPackets - o.txPackets) / seconds;
@@ -315,7 +352,24 @@ async function run(start: AppStart): Promise<void> {
     rateSent = 0;
   };
 
-  for (let i = 0;; i++) {
+  if (app.instant) {
+    // The forwarding benchmark's loop (tools/bench/scenarios.ts "fwd"): the
+    // instant device fills port 0's ring, we forward to port 1, the instant
+    // device sends at once. The devices count nothing: we count here.
+    const [devA, devB] = app.instant;
+    for (let i = 0;; i++) {
+      if ((i & 63) === 0) {
+        if (Atomics.load(ctrl, CTRL.STOP) !== 0) break;
+        if ((i & (PUBLISH_EVERY - 1)) === 0) publish();
+      }
+      devA.receive(MIN_FRAME_SIZE);
+      const r = a.rxBatch(0, fwdBufs, batch);
+      counted[0] += r;
+      if (r > 0) counted[1] += forward(fwdBufs, r);
+      devB.transmit();
+    }
+  }
+  for (let i = 0; !app.instant; i++) {
     if ((i & 63) === 0) {
       if (Atomics.load(ctrl, CTRL.STOP) !== 0) break;
       if (Atomics.load(ctrl, CTRL.PAUSE) !== 0) paused();

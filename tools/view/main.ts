@@ -22,9 +22,12 @@ pointers, one descriptor decoded, the packet it points at, rates, and a step
 mode (pause, then one driver call at a time, with the driver's code).
 
 Options:
-  --nic sim|<pci>   sim: the software 82599, two cabled ports (generator and
-                    forwarder; no root). A PCI address: that NIC (root or
-                    vfio-pci), sending generated frames. Default sim.
+  --nic sim|instant|<pci>
+                    sim: the software 82599, two cabled ports (generator and
+                    forwarder; no root). instant: the benchmarks' instant
+                    82599s, forwarding at full speed (no step mode). A PCI
+                    address: that NIC (root or vfio-pci), sending generated
+                    frames. Default sim.
   --port N          TCP port on 127.0.0.1 (default 8080)
   --ring-size N     descriptors per ring, ixgbe (default 64; the driver's
                     own default is 512)
