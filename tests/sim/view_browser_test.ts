@@ -32,6 +32,10 @@ Deno.test({
           `[...document.querySelectorAll('svg[data-ring]')].map((s) => s.querySelectorAll('path.desc').length)`,
         );
         assert.deepEqual(counts, [SIZE, SIZE, SIZE, SIZE]);
+        // The pointers get their names and places with the first snapshot.
+        await b.waitFor(
+          `[...document.querySelectorAll('.ptr')].every((g) => g.getAttribute('data-value') !== null)`,
+        );
         const names = await b.eval<string[]>(
           `[...document.querySelectorAll('.ptr text')].map((t) => t.textContent.split('=')[0])`,
         );

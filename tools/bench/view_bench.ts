@@ -15,7 +15,8 @@
  */
 
 import { startView } from "../view/server.ts";
-import { RATE, RATE_WORDS } from "../view/protocol.ts";
+import { CTRL, RATE, RATE_WORDS } from "../view/protocol.ts";
+import { makeScenario } from "./scenarios.ts";
 
 const nic = Deno.args[0] ?? "instant";
 const rounds = Number(Deno.args[1] ?? 5);
@@ -23,6 +24,27 @@ const phase = Number(Deno.args[2] ?? 6);
 
 const view = await startView({ nic, port: 0, ringSize: 512, batch: 32 });
 const rates = new Float64Array(view.init.rates);
+const ctrl = new Int32Array(view.init.ctrl);
+// With instant devices, a third phase: the viewer's application paused, the
+// benchmarks' own forwarding scenario (tools/bench/scenarios.ts, the same
+// loop without any viewer) in this thread.
+const bareScenario = nic === "instant" ? makeScenario("ixgbe", "fwd", 32) : undefined;
+const bare: number[] = [];
+
+/** Packets per second of the bare scenario over one phase (the viewer's app paused). */
+async function measureBare(): Promise<number> {
+  Atomics.store(ctrl, CTRL.PAUSE, 1);
+  while (Atomics.load(ctrl, CTRL.PAUSED) !== 1) await sleep(10);
+  const start = performance.now();
+  let n = 0;
+  while (performance.now() - start < phase * 1000) {
+    for (let k = 0; k < 256; k++) n += bareScenario!.step();
+  }
+  const rate = n / ((performance.now() - start) / 1000);
+  Atomics.store(ctrl, CTRL.PAUSE, 0);
+  Atomics.notify(ctrl, CTRL.PAUSE);
+  return rate;
+}
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Port 1's forwarded frames per second, averaged over the phase's samples after the first. */
@@ -45,8 +67,8 @@ async function measure(): Promise<number> {
 const off: number[] = [];
 const on: number[] = [];
 await sleep(2000); // warm up
-for (let k = 0; k < rounds; k++) {
-  off.push(await measure());
+/** Measures one phase with a page listening (an event-stream client). */
+async function withPage(): Promise<{ rate: number; snaps: number; ms: number; bytes: number }> {
   const res = await fetch(view.url + "api/events");
   const reader = res.body!.getReader();
   let bytes = 0;
@@ -59,16 +81,32 @@ for (let k = 0; k < rounds; k++) {
   })();
   const before = view.snapshots;
   const beforeMs = view.snapshotMs;
-  on.push(await measure());
+  const rate = await measure();
   const snaps = view.snapshots - before;
-  const snapMs = view.snapshotMs - beforeMs;
+  const ms = view.snapshotMs - beforeMs;
   await reader.cancel();
   await reading;
+  return { rate, snaps, ms, bytes };
+}
+
+for (let k = 0; k < rounds; k++) {
+  // Alternate the order (ABBA), so a drift in the machine's load hits both.
+  let page;
+  if (k % 2 === 0) {
+    off.push(await measure());
+    page = await withPage();
+  } else {
+    page = await withPage();
+    off.push(await measure());
+  }
+  on.push(page.rate);
+  if (bareScenario) bare.push(await measureBare());
   console.log(
     `round ${k + 1}: without a page ${(off[k] / 1e3).toFixed(1)} kpps, with a page ` +
-      `${(on[k] / 1e3).toFixed(1)} kpps (${snaps} snapshots, ${
-        (snapMs / snaps).toFixed(2)
-      } ms each, ${bytes} bytes streamed)`,
+      `${(on[k] / 1e3).toFixed(1)} kpps (${page.snaps} snapshots, ${
+        (page.ms / page.snaps).toFixed(2)
+      } ms each, ${page.bytes} bytes streamed)` +
+      (bareScenario ? `; no viewer at all ${(bare[k] / 1e3).toFixed(1)} kpps` : ""),
   );
 }
 const mean = (a: number[]) => a.reduce((x, y) => x + y, 0) / a.length;
@@ -82,6 +120,11 @@ console.log(
     `${(mean(on) / 1e3).toFixed(1)} kpps (${pct(100 * (mean(on) - mean(off)) / mean(off))}); ` +
     `median of the per-round differences ${
       pct(median(on.map((v, k) => 100 * (v - off[k]) / off[k])))
-    }`,
+    }` +
+    (bareScenario
+      ? `; no viewer at all ${(mean(bare) / 1e3).toFixed(1)} kpps (with a page ${
+        pct(100 * (mean(on) - mean(bare)) / mean(bare))
+      }, median per round ${pct(median(on.map((v, k) => 100 * (v - bare[k]) / bare[k])))})`
+      : ""),
 );
 await view.close();

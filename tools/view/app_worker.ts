@@ -31,6 +31,7 @@ import { canDescribeRings, type RingDescription } from "../../src/introspect.ts"
 import { FrameTemplate, MIN_FRAME_SIZE } from "../lib/udp_frame.ts";
 import { createSim82599, type Sim82599 } from "../sim82599/mod.ts";
 import { InstantIxgbeDevice } from "../bench/instant_ixgbe.ts";
+import { forward as fwdForward } from "../fwd.ts";
 import {
   type AppStart,
   CTRL,
@@ -356,30 +357,40 @@ async function run(start: AppStart): Promise<void> {
     // The forwarding benchmark's loop (tools/bench/scenarios.ts "fwd"): the
     // instant device fills port 0's ring, we forward to port 1, the instant
     // device sends at once. The devices count nothing: we count here.
+    // Paused, it only waits (bench:view compares with no viewer at all then).
     const [devA, devB] = app.instant;
+    const received = { n: 0 };
     for (let i = 0;; i++) {
       if ((i & 63) === 0) {
         if (Atomics.load(ctrl, CTRL.STOP) !== 0) break;
         if ((i & (PUBLISH_EVERY - 1)) === 0) publish();
+        if (Atomics.load(ctrl, CTRL.PAUSE) !== 0) {
+          Atomics.store(ctrl, CTRL.PAUSED, 1);
+          while (Atomics.load(ctrl, CTRL.PAUSE) !== 0 && Atomics.load(ctrl, CTRL.STOP) === 0) {
+            Atomics.wait(ctrl, CTRL.PAUSE, 1, 100);
+          }
+          Atomics.store(ctrl, CTRL.PAUSED, 0);
+        }
       }
       devA.receive(MIN_FRAME_SIZE);
-      const r = a.rxBatch(0, fwdBufs, batch);
-      counted[0] += r;
-      if (r > 0) counted[1] += forward(fwdBufs, r);
+      const dropped = fwdForward(a, b!, fwdBufs, batch, received);
+      counted[0] += received.n;
+      counted[1] += received.n - dropped;
       devB.transmit();
     }
   }
+  let pps = start.pps;
   for (let i = 0; !app.instant; i++) {
     if ((i & 63) === 0) {
       if (Atomics.load(ctrl, CTRL.STOP) !== 0) break;
       if (Atomics.load(ctrl, CTRL.PAUSE) !== 0) paused();
       if ((i & (PUBLISH_EVERY - 1)) === 0) publish();
-    }
-    const pps = Atomics.load(ctrl, CTRL.RATE);
-    if (pps !== lastPps) {
-      lastPps = pps;
-      rateStart = performance.now();
-      rateSent = 0;
+      pps = Atomics.load(ctrl, CTRL.RATE);
+      if (pps !== lastPps) {
+        lastPps = pps;
+        rateStart = performance.now();
+        rateSent = 0;
+      }
     }
     if (pps === 0) {
       generate(batch);

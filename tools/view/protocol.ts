@@ -19,8 +19,11 @@ import type { RingKind } from "../../src/introspect.ts";
 
 /** Snapshots per second at most (the page's frame rate). */
 export const SNAPSHOT_HZ = 10;
-/** The application publishes its indices once per this many loop rounds. */
-export const PUBLISH_EVERY = 256;
+/**
+ * The application publishes its indices once per this many loop rounds
+ * (a few hundred microseconds at full speed; 64 ms when slowed down).
+ */
+export const PUBLISH_EVERY = 64;
 
 /** Words of the control array (Int32Array over a SharedArrayBuffer). */
 export const CTRL = {

@@ -5,7 +5,7 @@
 const SVG = "http://www.w3.org/2000/svg";
 const R = 130; // outer radius of a ring
 const r = 96; // inner radius
-const C = R + 80; // centre
+const C = R + 100; // centre
 const KIND_TITLE = {
   "ixgbe-rx": "RX queue",
   "ixgbe-tx": "TX queue",
@@ -72,11 +72,12 @@ function buildRing(i, info, parent) {
     descs.push(p);
   }
   const pointers = {};
-  for (const [key, radius] of [["head", R + 16], ["tail", R + 40], ["driver", r - 26]]) {
+  for (const [key, radius] of [["head", R + 16], ["tail", R + 34], ["driver", r - 26]]) {
     const g = el("g", { class: `ptr ptr-${key}`, "data-pointer": key }, svg);
     const line = el("line", {}, g);
     const text = el("text", { "text-anchor": "middle", "dominant-baseline": "middle" }, g);
-    pointers[key] = { g, line, text, radius };
+    // Head and tail labels a line apart, so they stay readable when the pointers meet.
+    pointers[key] = { g, line, text, radius, dy: key === "head" ? -8 : key === "tail" ? 8 : 0 };
   }
   const line = (y, text) => {
     const t = el("text", { x: C, y: C + y, "text-anchor": "middle", class: "center" }, svg);
@@ -100,7 +101,8 @@ function placePointer(p, label, value, size, inside) {
   p.line.setAttribute("x2", x1);
   p.line.setAttribute("y2", y1);
   p.text.setAttribute("x", tx);
-  p.text.setAttribute("y", ty);
+  // Outward: above the ring the outer (tail) label goes up, below it down.
+  p.text.setAttribute("y", ty + p.dy * (Math.sin(a) < 0 ? -1 : 1));
   // Outside the ring, labels grow away from it: left of the ring to the left.
   const side = Math.cos(a);
   p.text.setAttribute(
@@ -207,9 +209,9 @@ function update(s) {
     placePointer(v.pointers.tail, n.tail, p.tail, v.info.size, false);
     placePointer(v.pointers.driver, "driver", p.driver, v.info.size, true);
     const count = (c) => ring.owners.split(c).length - 1;
-    v.counts[0].textContent = `device: ${count("D")}`;
-    v.counts[1].textContent = `waiting: ${count("W")}`;
-    v.counts[2].textContent = `driver: ${count("F")}`;
+    v.counts[0].textContent = `device owns ${count("D")}`;
+    v.counts[1].textContent = `${count("W")} waiting`;
+    v.counts[2].textContent = `driver holds ${count("F")}`;
     if (ring.poolFree !== undefined) {
       const h = (poolHistory[i] ??= []);
       h.push(ring.poolFree);
