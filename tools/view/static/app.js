@@ -72,21 +72,23 @@ function buildRing(i, info, parent) {
     descs.push(p);
   }
   const pointers = {};
-  for (const [key, radius] of [["head", R + 16], ["tail", R + 34], ["driver", r - 26]]) {
+  for (const [key, radius] of [["head", R + 16], ["tail", R + 34], ["driver", r - 34]]) {
     const g = el("g", { class: `ptr ptr-${key}`, "data-pointer": key }, svg);
     const line = el("line", {}, g);
     const text = el("text", { "text-anchor": "middle", "dominant-baseline": "middle" }, g);
     // Head and tail labels a line apart, so they stay readable when the pointers meet.
     pointers[key] = { g, line, text, radius, dy: key === "head" ? -8 : key === "tail" ? 8 : 0 };
   }
-  const line = (y, text) => {
-    const t = el("text", { x: C, y: C + y, "text-anchor": "middle", class: "center" }, svg);
-    t.textContent = text;
-    return t;
-  };
-  line(-34, `${KIND_TITLE[info.kind]} ${info.queue}`);
-  line(-18, `${info.size} ${info.kind.startsWith("virtio") ? "slots" : "descriptors"}`);
-  const counts = [line(2, ""), line(18, ""), line(34, "")];
+  // Captions under the ring, so the centre stays free for the driver's pointer.
+  html(
+    "div",
+    `${KIND_TITLE[info.kind]} ${info.queue}: ${info.size} ${
+      info.kind.startsWith("virtio") ? "slots" : "descriptors"
+    }`,
+    box,
+    "caption",
+  );
+  const counts = html("div", "", box, "counts");
   ringViews[i] = { info, svg, descs, pointers, counts, owners: "" };
 }
 
@@ -209,9 +211,9 @@ function update(s) {
     placePointer(v.pointers.tail, n.tail, p.tail, v.info.size, false);
     placePointer(v.pointers.driver, "driver", p.driver, v.info.size, true);
     const count = (c) => ring.owners.split(c).length - 1;
-    v.counts[0].textContent = `device owns ${count("D")}`;
-    v.counts[1].textContent = `${count("W")} waiting`;
-    v.counts[2].textContent = `driver holds ${count("F")}`;
+    v.counts.textContent = `device owns ${count("D")} · ${count("W")} waiting · driver holds ${
+      count("F")
+    }`;
     if (ring.poolFree !== undefined) {
       const h = (poolHistory[i] ??= []);
       h.push(ring.poolFree);
