@@ -60,8 +60,9 @@ async function measure(): Promise<number> {
       seen.push(rates[w + RATE.TX_PPS]);
     }
   }
-  const use = seen.slice(1); // the first second straddles the phase change
-  return use.reduce((a, b) => a + b, 0) / use.length;
+  // The first second straddles the phase change; keep it only if it is all we have.
+  const use = seen.length > 1 ? seen.slice(1) : seen;
+  return use.length > 0 ? use.reduce((a, b) => a + b, 0) / use.length : NaN;
 }
 
 const off: number[] = [];
@@ -109,9 +110,12 @@ for (let k = 0; k < rounds; k++) {
       (bareScenario ? `; no viewer at all ${(bare[k] / 1e3).toFixed(1)} kpps` : ""),
   );
 }
-const mean = (a: number[]) => a.reduce((x, y) => x + y, 0) / a.length;
+// Rounds where a phase had no sample (NaN) are left out of the summary.
+const valid = off.map((_, k) => [off[k], on[k], bare[k] ?? 0].every((v) => !Number.isNaN(v)));
+const keep = (a: number[]) => a.filter((_, k) => valid[k]);
+const mean = (a: number[]) => keep(a).reduce((x, y) => x + y, 0) / keep(a).length;
 const median = (a: number[]) => {
-  const s = [...a].sort((x, y) => x - y);
+  const s = keep(a).sort((x, y) => x - y);
   return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 const pct = (x: number) => `${x >= 0 ? "+" : ""}${x.toFixed(1)} %`;
