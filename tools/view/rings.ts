@@ -283,7 +283,9 @@ export class RingReader {
             name: "STA",
             bits: "99:96",
             value: hex(w[3] & 0xf, 1),
-            note: (w[3] & 1) ? "DD" : "DD clear: not sent yet",
+            note: (w[3] & 1)
+              ? "DD"
+              : "DD clear: not sent yet, or sent with its write-back held back (TXDCTL.WTHRESH, 7.2.3.5.1)",
           },
           { name: "PAYLEN", bits: "127:110", value: String(w[3] >>> 14) },
         );
