@@ -24,7 +24,10 @@ interface Wrong {
   file: string;
   fails: [requirement: string, message: string][];
   mayAlsoFail?: string[];
-  /** The noise check may call it "too noisy to judge" instead of failing it (lab 6 speed). */
+  /**
+   * The noise check may call a requirement "too noisy to judge" (lab 6 speed):
+   * accepted in place of a listed failure, and for any other requirement.
+   */
   mayBeUnsure?: boolean;
 }
 
@@ -190,7 +193,12 @@ const WRONG: Record<number, Wrong[]> = {
   ],
   6: [
     { file: "lab6_miscounts.ts", fails: [["counter (GPTC)", "count what txBatch returns"]] },
-    { file: "lab6_allocates.ts", fails: [["allocates nothing", "bytes per txBatch call"]] },
+    {
+      file: "lab6_allocates.ts",
+      fails: [["allocates nothing", "bytes per txBatch call"]],
+      // The speed comparison may call a loaded machine too noisy (seen: repeats 1096 % apart).
+      mayBeUnsure: true,
+    },
     {
       file: "lab6_leaks.ts",
       fails: [["leaks no buffer", "buffers are lost"]],
@@ -243,7 +251,9 @@ function verdictProblems(n: number, w: Wrong, list: Checklist): string[] {
   for (const r of failed) {
     const listed = w.fails.some(([q]) => r.name.includes(q)) ||
       (w.mayAlsoFail ?? []).some((q) => r.name.includes(q));
-    if (!listed) problems.push(`"${r.name}" failed too: ${r.reason}`);
+    // The machine's noise, not the solution's mistake: never counted against the checker.
+    const noise = w.mayBeUnsure && r.unsure && r.reason.includes("too noisy");
+    if (!listed && !noise) problems.push(`"${r.name}" failed too: ${r.reason}`);
   }
   for (const r of list.results) {
     if (r.unsure && !w.mayBeUnsure) problems.push(`"${r.name}" was unsure: ${r.reason}`);
