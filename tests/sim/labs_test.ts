@@ -193,12 +193,7 @@ const WRONG: Record<number, Wrong[]> = {
   ],
   6: [
     { file: "lab6_miscounts.ts", fails: [["counter (GPTC)", "count what txBatch returns"]] },
-    {
-      file: "lab6_allocates.ts",
-      fails: [["allocates nothing", "bytes per txBatch call"]],
-      // The speed comparison may call a loaded machine too noisy (seen: repeats 1096 % apart).
-      mayBeUnsure: true,
-    },
+    { file: "lab6_allocates.ts", fails: [["allocates nothing", "bytes per txBatch call"]] },
     {
       file: "lab6_leaks.ts",
       fails: [["leaks no buffer", "buffers are lost"]],
@@ -256,7 +251,11 @@ function verdictProblems(n: number, w: Wrong, list: Checklist): string[] {
     if (!listed && !noise) problems.push(`"${r.name}" failed too: ${r.reason}`);
   }
   for (const r of list.results) {
-    if (r.unsure && !w.mayBeUnsure) problems.push(`"${r.name}" was unsure: ${r.reason}`);
+    // "Too noisy to judge" is the machine's noise, not the solution's mistake: the speed
+    // comparison may say it for any wrong solution of lab 6 on a loaded machine.
+    if (r.unsure && !w.mayBeUnsure && !r.reason.includes("too noisy")) {
+      problems.push(`"${r.name}" was unsure: ${r.reason}`);
+    }
   }
   return problems.map((p) => `lab ${n}, ${w.file}: ${p}`);
 }
