@@ -52,6 +52,12 @@ export {
   type PciFunction,
 } from "./src/device.ts";
 export {
+  canDescribeRings,
+  type RingDescription,
+  type RingIntrospection,
+  type RingKind,
+} from "./src/introspect.ts";
+export {
   type InterruptVector,
   processCpuSeconds,
   RxInterruptPolicy,

@@ -32,6 +32,7 @@ import { Mempool, type PktBuf } from "../../src/mempool.ts";
 import { post, rxBatch, RxQueue } from "./rx.ts";
 import { allSent, cleanTx, freeAll, txBatch, TxQueue } from "./tx.ts";
 import { IxyError } from "../../src/error.ts";
+import type { RingDescription, RingIntrospection } from "../../src/introspect.ts";
 import {
   clearFlags32,
   type RegisterSpace,
@@ -151,7 +152,7 @@ export interface IxgbeOptions extends DeviceOptions {
 }
 
 /** An Intel 82599 NIC (or the software 82599 of tools/sim82599/). */
-export class IxgbeDevice implements IxyDevice {
+export class IxgbeDevice implements IxyDevice, RingIntrospection {
   /** Always `"ixgbe"`. */
   readonly driverName = "ixgbe";
   /** PCI address of the NIC (or the name of the model port). */
@@ -571,6 +572,40 @@ export class IxgbeDevice implements IxyDevice {
     // The device no longer reads our memory: buffers it never finished (the
     // wait timed out) are ours again.
     for (const q of this.#tx) freeAll(q);
+  }
+
+  /**
+   * Describes the rings for observers (tools/view/): memory, base address
+   * (read back from RDBAL/RDBAH, TDBAL/TDBAH), head and tail registers, and
+   * our own index (RX: next descriptor we look at; TX: oldest not cleaned).
+   * Not on the hot path: rxBatch/txBatch know nothing of it.
+   */
+  describeRings(): RingDescription[] {
+    const r = this.#regs;
+    // The two address halves joined again (the one split is lo32/hi32, src/memory.ts).
+    const base = (lo: number, hi: number) => r.read32(lo) + r.read32(hi) * 2 ** 32;
+    const rx = this.#rx.map((q, i): RingDescription => ({
+      kind: "ixgbe-rx",
+      queue: i,
+      size: q.size,
+      memory: q.desc.buffer,
+      byteLength: q.size * IXGBE_DESC_SIZE,
+      physAddr: base(IXGBE_RDBAL(i), IXGBE_RDBAH(i)),
+      registers: { head: IXGBE_RDH(i), tail: IXGBE_RDT(i) },
+      pool: q.pool,
+      driverIndex: () => q.index,
+    }));
+    const tx = this.#tx.map((q, i): RingDescription => ({
+      kind: "ixgbe-tx",
+      queue: i,
+      size: q.size,
+      memory: q.desc.buffer,
+      byteLength: q.size * IXGBE_DESC_SIZE,
+      physAddr: base(IXGBE_TDBAL(i), IXGBE_TDBAH(i)),
+      registers: { head: IXGBE_TDH(i), tail: IXGBE_TDT(i) },
+      driverIndex: () => q.cleanIndex,
+    }));
+    return [...rx, ...tx];
   }
 
   /** The receive mempool of queue `queueId` (for tests and statistics). */

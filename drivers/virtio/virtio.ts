@@ -42,7 +42,8 @@ import {
   VRING_AVAIL_F_NO_INTERRUPT,
   VRING_DESC_F,
 } from "./constants.ts";
-import { Virtqueue } from "./virtqueue.ts";
+import { Virtqueue, virtqueueLayout } from "./virtqueue.ts";
+import type { RingDescription, RingIntrospection } from "../../src/introspect.ts";
 import { VirtioInterrupts } from "./interrupts.ts";
 import type { InterruptVector } from "../../src/interrupts.ts";
 import {
@@ -150,7 +151,7 @@ const C_RX_ERRORS = 4;
 const C_DEVICE_ERRORS = 5;
 
 /** A virtio-net NIC driven through its legacy or modern PCI interface. */
-export class VirtioDevice implements IxyDevice {
+export class VirtioDevice implements IxyDevice, RingIntrospection {
   /** Always `"virtio"`. */
   readonly driverName = "virtio";
   /** PCI address of the NIC. */
@@ -538,6 +539,28 @@ export class VirtioDevice implements IxyDevice {
   rxMempool(queueId = 0): Mempool {
     if (queueId !== 0) throw new IxyError(`Virtio has one RX queue; got queue ${queueId}.`);
     return this.#rxPool;
+  }
+
+  /**
+   * Describes the receive and transmit virtqueues for observers
+   * (tools/view/): memory, layout, and our used index (lastUsedIdx), which
+   * lives in a field. Not on the hot path: rxBatch/txBatch know nothing of it.
+   */
+  describeRings(): RingDescription[] {
+    return [this.#rx, this.#tx].map((vq): RingDescription => {
+      const layout = virtqueueLayout(vq.size);
+      return {
+        kind: vq === this.#rx ? "virtio-rx" : "virtio-tx",
+        queue: vq.index,
+        size: vq.size,
+        memory: vq.memory.buffer,
+        byteLength: layout.totalBytes,
+        physAddr: vq.memory.physAddr(0),
+        virtqueue: { availOffset: layout.availOffset, usedOffset: layout.usedOffset },
+        pool: vq === this.#rx ? this.#rxPool : undefined,
+        driverIndex: () => vq.lastUsedIdx,
+      };
+    });
   }
 
   /** Adds the software counters since the last call to `stats`. */

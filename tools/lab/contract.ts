@@ -1,9 +1,10 @@
 /**
  * The student-facing contract of the labs: the types a lab file works with
  * and the signature of every function a lab asks for. Import the types in
- * your lab file:
+ * your lab file; from a file in tools/lab/mine/ (where the labs put your
+ * copies of the skeletons) that is:
  *
- *     import type { TxRing } from "../../tools/lab/contract.ts";
+ *     import type { TxRing } from "../contract.ts";
  *
  * Labs 3 and 4 give you a descriptor ring of the 82599 that the checker has
  * already set up (base address, length, queue enabled) — the same state the

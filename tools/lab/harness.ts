@@ -18,7 +18,7 @@ import { hi32, lo32 } from "../../src/memory.ts";
 import { Mempool, type PktBuf } from "../../src/mempool.ts";
 import { IxgbeDevice } from "../../drivers/ixgbe/ixgbe.ts";
 import * as C from "../../drivers/ixgbe/constants.ts";
-import type { Sim82599, SimPort } from "../sim82599/mod.ts";
+import { createSim82599, type Sim82599, type SimPort } from "../sim82599/mod.ts";
 import type { FrameTemplate } from "../lib/udp_frame.ts";
 import type { RxRing, TxRing } from "./contract.ts";
 import { Unmet } from "./checklist.ts";
@@ -198,4 +198,51 @@ export function noNewViolations(sim: Sim82599, seen: { count: number }): void {
   throw new Unmet(
     `the 82599 model caught a mistake: ${v.register}: ${v.message} (datasheet ${v.section})${more}`,
   );
+}
+
+/** Two cabled software 82599 ports, both brought up by the reference driver. */
+export interface Rig {
+  /** The model. */
+  sim: Sim82599;
+  /** Port A and the driver on it. */
+  a: SimPort;
+  /** Port B and the driver on it. */
+  b: SimPort;
+  /** The reference driver on port A. */
+  devA: IxgbeDevice;
+  /** The reference driver on port B. */
+  devB: IxgbeDevice;
+  /** Violations recorded before the requirement began (bring-up is not the student's). */
+  seen: { count: number };
+}
+
+/**
+ * The model the requirements of one lab run share: starting a software 82599
+ * (a Worker) costs far more than resetting its ports, so {@link withRig}
+ * starts it once and resets both ports for each requirement. Each
+ * requirement takes about ten DMA slabs (rings and pools); slabs are only
+ * address space until touched.
+ */
+let shared: Promise<Sim82599> | undefined;
+
+/**
+ * Runs one requirement on a freshly reset pair of cabled ports (CTRL.RST and
+ * a new bring-up by the reference driver, new rings, new pools), so frames,
+ * buffers or a broken ring of a failed requirement cannot make the next one
+ * fail too. Call {@link closeRigs} when the lab is done.
+ */
+export async function withRig<T>(run: (rig: Rig) => T | Promise<T>): Promise<T> {
+  shared ??= createSim82599({ ports: 2, wiring: "cable", dmaSlabs: 192 });
+  const sim = await shared;
+  const [a, b] = sim.ports;
+  const devA = attachReference(a);
+  const devB = attachReference(b);
+  return await run({ sim, a, b, devA, devB, seen: { count: sim.violations().length } });
+}
+
+/** Stops the model {@link withRig} started. */
+export async function closeRigs(): Promise<void> {
+  const sim = shared;
+  shared = undefined;
+  if (sim !== undefined) (await sim).stop();
 }

@@ -9,12 +9,14 @@ import type { Exports } from "./load.ts";
 
 /** Options of a lab run (from the command line). */
 export interface LabOptions {
-  /** Lab 6: where the plot goes (default `lab6_batch_size.svg`). */
+  /** Lab 6: where the plot goes (default `tools/lab/mine/lab6_batch_size.svg`). */
   out?: string;
-  /** Lab 6: milliseconds per measurement (default 300). */
+  /** Lab 6: milliseconds per measurement (default 100; 5 repeats per batch size). */
   durationMs?: number;
   /** The lab file as an absolute path (set by `runLab`; lab 7 hands it to the lab VM). */
   implPath?: string;
+  /** Time limit of one call of a lab function in milliseconds (default DEFAULT_CALL_LIMIT_MS). */
+  limitMs?: number;
 }
 
 /** One lab's checker. */
@@ -27,6 +29,16 @@ export interface Lab {
   readonly reference: string;
   /** The functions a lab file must export. */
   readonly functions: readonly string[];
+  /** What typically makes this lab's code loop forever, for the time-limit message. */
+  readonly hangHint?: string;
+  /**
+   * The checker boots the lab VM itself and runs the student's code there (lab 7):
+   * `runLab` calls its `run` on the host, not in the worker, and the VM run has
+   * its own time limit.
+   */
+  readonly bootsVm?: boolean;
+  /** Time a call of a lab function may take on top of the limit (lab 6: its measuring time). */
+  callExtraMs?(options: LabOptions): number;
   /** Checks every requirement of the lab against `impl`, recording results in `list`. */
   run(impl: Exports, list: Checklist, options: LabOptions): Promise<void>;
 }

@@ -28,6 +28,7 @@ export const lab7: Lab = {
   title: "From the 82599 to the 82576: the receive path on QEMU's igb (lab VM)",
   reference: "drivers/igb/rx.ts",
   functions: ["configureRxQueue", "startRxQueue", "rxBatch"],
+  bootsVm: true,
   async run(_impl, list, options) {
     // The host has loaded the file (it exports the functions); the guest runs it.
     const implPath = options.implPath ?? ROOT + lab7.reference;

@@ -59,6 +59,7 @@ import type { RegisterSpace } from "../../src/mmio.ts";
 import { SimulatedDmaAllocator } from "./dma_allocator.ts";
 import { IxyError } from "../../src/error.ts";
 import { SimBar, SimMsixVector } from "./bar.ts";
+import { BAR_SIZE } from "./registers.ts";
 import {
   CTRL,
   CTRL_WORDS,
@@ -112,6 +113,13 @@ export interface SimPort {
    * the ixgbe driver as `interruptVectors` with `interrupts: true`.
    */
   readonly msix: readonly SimMsixVector[];
+  /**
+   * The port's register file as the device holds it, for observers that look
+   * from the side (tools/view/) like a reader of a mapped BAR: plain reads,
+   * no side effects (the clear-on-read statistics are kept elsewhere).
+   * Drivers use {@link regs}.
+   */
+  readonly registerFile: SharedArrayBuffer;
 }
 
 /** A running software 82599 (all ports share one worker). */
@@ -162,7 +170,8 @@ export async function createSim82599(options: Sim82599Options = {}): Promise<Sim
     const mac = [0x02, 0x82, 0x59, 0x00, 0x00, i];
     const ring = new SharedArrayBuffer(RING_BYTES);
     const irq = new SharedArrayBuffer(IRQ_VECTORS * 4);
-    portInit.push({ name, mac, ring, irq });
+    const registerFile = new SharedArrayBuffer(BAR_SIZE);
+    portInit.push({ name, mac, ring, irq, registerFile });
     bars.push(new SimBar(name, { ring, ctrl: ctrlBuffer }));
   }
 
@@ -213,6 +222,7 @@ export async function createSim82599(options: Sim82599Options = {}): Promise<Sim
         a: g.queue ?? 0,
         b: (g.length & 0xffff) | (g.eop ? 0x10000 : 0),
       }) === 1,
+    registerFile: portInit[i].registerFile,
     msix: Array.from(
       { length: IRQ_VECTORS },
       (_, v) => new SimMsixVector(new Int32Array(portInit[i].irq), v),

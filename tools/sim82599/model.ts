@@ -92,7 +92,7 @@ export class PortModel {
   readonly name: string;
   /** Where transmitted frames go (set by the wiring), or undefined. */
   peer: PortModel | undefined;
-  #regs = new Uint32Array(BAR_SIZE / 4);
+  #regs: Uint32Array;
   #mac: number[];
   #check: Violations;
   #timing: { linkDelayMs: number; resetDelayMs: number };
@@ -116,9 +116,16 @@ export class PortModel {
       timing: { linkDelayMs: number; resetDelayMs: number };
       /** Sends an MSI-X message on vector n (default: nowhere). */
       interrupt?: (vector: number) => void;
+      /**
+       * Memory for the register file (BAR_SIZE bytes), shared so that an
+       * observer (tools/view/) can read RDH/RDT/TDH/TDT from the side, as
+       * it would read a mapped BAR; default: private memory.
+       */
+      registerFile?: SharedArrayBuffer;
     },
   ) {
     this.name = name;
+    this.#regs = new Uint32Array(env.registerFile ?? new ArrayBuffer(BAR_SIZE));
     this.#mac = env.mac;
     this.#check = new Violations(env.violation, env.dma);
     this.#timing = env.timing;

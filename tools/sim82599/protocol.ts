@@ -99,7 +99,14 @@ export interface InitMessage {
    * ({@link IRQ_VECTORS}) that the device increments (and notifies) per
    * interrupt message: the model's eventfds.
    */
-  ports: { name: string; mac: number[]; ring: SharedArrayBuffer; irq: SharedArrayBuffer }[];
+  ports: {
+    name: string;
+    mac: number[];
+    ring: SharedArrayBuffer;
+    irq: SharedArrayBuffer;
+    /** The register file (model.ts BAR_SIZE bytes), readable from the side. */
+    registerFile: SharedArrayBuffer;
+  }[];
   /** How the ports are connected. */
   wiring: "cable" | "loopback" | "none";
   /** The control array ({@link CTRL}). */

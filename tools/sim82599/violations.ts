@@ -11,9 +11,9 @@
  * ring base/length is valid, descriptor rings or buffers outside the DMA
  * memory the driver owns, receive buffers larger (SRRCTL.BSIZEPACKET) than
  * their mempool buffer's data area (8.2.3.8.7), malformed transmit
- * descriptors (7.2.3.2.4), accesses within ~1 ms of setting CTRL.RST
- * (8.2.3.1.1), DMATXCTL writes that change VT (8.2.3.9.2). The interrupt
- * checks are in interrupts.ts.
+ * descriptors (7.2.3.2.4: DEXT/DTYP, IFCS, length), accesses within ~1 ms of
+ * setting CTRL.RST (8.2.3.1.1), DMATXCTL writes that change VT (8.2.3.9.2).
+ * The interrupt checks are in interrupts.ts.
  *
  * @module
  */
@@ -216,6 +216,19 @@ export class Violations {
         "7.2.3.2.4",
         `not an advanced data descriptor (DEXT=1, DTYP=0011b): word 2 = ${hex(cmd)}. ` +
           `Uninitialised descriptor? Check TDT.`,
+      );
+      return false;
+    }
+    // DCMD.IFCS (bit 25 of word 2) asks the MAC to append the Ethernet CRC
+    // (7.2.3.2.4). Without it the frame leaves with no valid FCS and every
+    // receiver drops it as a CRC error; no driver of this project computes
+    // the CRC itself, so the model treats a missing IFCS as the bug it is.
+    if (!(cmd & X.DCMD_IFCS)) {
+      this.#violation(
+        where,
+        "7.2.3.2.4",
+        `DCMD.IFCS is not set: the 82599 would append no Ethernet CRC and the peer would ` +
+          `drop the frame as a CRC error. Set IFCS in every data descriptor.`,
       );
       return false;
     }

@@ -48,6 +48,7 @@ self.onmessage = (e: MessageEvent<InitMessage>): void => {
       new PortModel(name, {
         mac: p.mac,
         dma,
+        registerFile: p.registerFile,
         // An MSI-X message: bump the vector's word and wake a waiting driver.
         interrupt: (vector) => {
           Atomics.add(irq, vector, 1);

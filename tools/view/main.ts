@@ -1,0 +1,74 @@
+/**
+ * `deno task view`: the rings of a running ixy.ts driver, live, in a web page.
+ *
+ *     deno task view                      # software 82599, no root, no NIC
+ *     deno task view --nic 0000:00:04.0   # a NIC of the lab VM (root)
+ *
+ * See docs/view.md.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { runTool } from "../../src/error.ts";
+import { intOption } from "../lib/cli.ts";
+import { startView } from "./server.ts";
+
+const HELP = `Usage: deno task view [options]
+
+Runs a driver and a small application and shows its descriptor rings live in
+a web page on 127.0.0.1: who owns each descriptor, the head and tail
+pointers, one descriptor decoded, the packet it points at, rates, and a step
+mode (pause, then one driver call at a time, with the driver's code).
+
+Options:
+  --nic sim|instant|<pci>
+                    sim: the software 82599, two cabled ports (generator and
+                    forwarder; no root). instant: the benchmarks' instant
+                    82599s, forwarding at full speed (no step mode). A PCI
+                    address: that NIC (root or vfio-pci), sending generated
+                    frames. Default sim.
+  --port N          TCP port on 127.0.0.1 (default 8080)
+  --ring-size N     descriptors per ring, ixgbe (default 64; the driver's
+                    own default is 512)
+  --pps N           generator rate, packets/s (default 0 = full speed;
+                    the page can change it)
+  --seconds N       stop after N seconds (default: run until Ctrl-C)
+  -h, --help        show this help`;
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      nic: { type: "string", default: "sim" },
+      port: { type: "string", default: "8080" },
+      "ring-size": { type: "string", default: "64" },
+      pps: { type: "string", default: "0" },
+      seconds: { type: "string" },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  if (values.help) return console.log(HELP);
+  const view = await startView({
+    nic: values.nic,
+    port: intOption("port", values.port, { min: 0, max: 65535 }),
+    ringSize: intOption("ring-size", values["ring-size"], { min: 8, max: 4096 }),
+    pps: intOption("pps", values.pps, { min: 0, max: 1e9 }),
+  });
+  console.log(`view: ${view.init.ports.map((p) => `${p.name} (${p.driver})`).join(", ")}`);
+  console.log(`view: open ${view.url} (Ctrl-C stops)`);
+  const stop = async () => {
+    await view.close();
+    Deno.exit(0);
+  };
+  Deno.addSignalListener("SIGINT", stop);
+  const seconds = values.seconds;
+  if (seconds !== undefined) {
+    const ms = 1000 * intOption("seconds", seconds, { min: 1, max: 86400 });
+    await new Promise((r) => setTimeout(r, ms));
+    Deno.removeSignalListener("SIGINT", stop);
+    await view.close();
+  }
+}
+
+if (import.meta.main) runTool(main);

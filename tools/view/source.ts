@@ -1,0 +1,167 @@
+/**
+ * The driver code behind each step of step mode, as file:line links — found
+ * at run time by searching the driver's source for a line, so the links
+ * follow the code when it moves (no line numbers kept here) — and the
+ * read-only source pages those links open.
+ *
+ * @module
+ */
+
+/** The repository root (two levels above this file). */
+export const ROOT = new URL("../../", import.meta.url);
+
+/** A line of code a step runs. */
+export interface CodeLocation {
+  /** What the line does. */
+  label: string;
+  /** Path from the repository root. */
+  file: string;
+  /** 1-based line number. */
+  line: number;
+  /** The line itself. */
+  text: string;
+}
+
+/**
+ * What to search for, per driver and step: a label and pieces of the line —
+ * the first piece found wins, so one entry can follow the code through a
+ * restructuring (ixgbe's ring code in ixgbe.ts, or in rx.ts/tx.ts).
+ */
+const WHERE: Record<string, Record<string, [string, string[]][]>> = {
+  ixgbe: {
+    send: [
+      ["txBatch: send on a queue", ["export function txBatch(", "txBatch(queueId: number"]],
+      ["free buffers of sent descriptors (DD)", [
+        "cleanTx(q, Math.min(",
+        "this.#cleanTx(q, q.cleanBatch)",
+      ]],
+      ["write the descriptor: buffer address", ["desc[w + TXD.BUFFER_ADDR_LO] ="]],
+      ["write the descriptor: command and length", ["desc[w + TXD.CMD_TYPE_LEN] ="]],
+      ["move the tail: TDT", ["write32(IXGBE_TDT(q.queueId)", "write32(IXGBE_TDT(queueId)"]],
+    ],
+    receive: [
+      ["rxBatch: receive from a queue", ["export function rxBatch(", "rxBatch(queueId: number"]],
+      ["is it written back? read DD", ["Atomics.load(desc, w + RXD.WB_STATUS_ERROR)"]],
+      ["its length", ["desc[w + RXD.WB_LENGTH]"]],
+      ["refill: a fresh buffer into the descriptor", [
+        "post(q, index, fresh)",
+        "q.post(index, fresh)",
+      ]],
+      ["give them back to the device: RDT", [
+        "write32(IXGBE_RDT(q.queueId)",
+        "write32(IXGBE_RDT(queueId)",
+      ]],
+    ],
+  },
+  virtio: {
+    send: [
+      ["txBatch: send", ["txBatch(queueId: number"]],
+      ["fill a descriptor", ["vq.setDescriptor(id, buf.physAddr + hdrOffset"]],
+      ["put it into the available ring", ["vq.pushAvailable(id)"]],
+      ["publish avail.idx", ["vq.publishAvailable()"]],
+      ["notify the device", ["this.#transport.notify(vq.index)"]],
+    ],
+    receive: [
+      ["rxBatch: receive", ["rxBatch(queueId: number"]],
+      ["read used.idx", ["vq.deviceUsedIdx()"]],
+      ["refill: a fresh buffer into the descriptor", ["postRxBuffer(vq, id, fresh, hdrSize)"]],
+      ["publish avail.idx", ["vq.publishAvailable()"]],
+    ],
+  },
+};
+
+/** Steps "forward" and "receive-back" run the same driver functions as "send" and "receive". */
+const SAME_AS: Record<string, string> = { forward: "send", "receive-back": "receive" };
+
+/** All .ts files under `dir` (relative to the root), sorted. */
+function tsFiles(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (rel: string) => {
+    for (const e of Deno.readDirSync(new URL(rel, ROOT))) {
+      const p = `${rel}/${e.name}`;
+      if (e.isDirectory) walk(p);
+      else if (e.name.endsWith(".ts")) out.push(p);
+    }
+  };
+  walk(dir);
+  return out.sort();
+}
+
+/** Number of code lines step `step` of driver `driver` looks for (for tests). */
+export function stepCodeWanted(driver: string, step: string): number {
+  return WHERE[driver]?.[SAME_AS[step] ?? step]?.length ?? 0;
+}
+
+/**
+ * The driver code of step `step` for driver `driver` ("ixgbe", "virtio"):
+ * searches drivers/<driver>/ for each line, first the function, then the
+ * lines after it. Lines it cannot find are left out.
+ */
+export function stepCode(driver: string, step: string): CodeLocation[] {
+  const wanted = WHERE[driver]?.[SAME_AS[step] ?? step] ?? [];
+  let files: { file: string; lines: string[] }[];
+  try {
+    files = tsFiles(`drivers/${driver}`).map((file) => ({
+      file,
+      lines: Deno.readTextFileSync(new URL(file, ROOT)).split("\n"),
+    }));
+  } catch {
+    return [];
+  }
+  const out: CodeLocation[] = [];
+  let fn: { file: string; line: number } | undefined;
+  const isCode = (l: string) => !/^\s*(\*|\/\/|\/\*)/.test(l); // not in a comment
+  for (const [label, needles] of wanted) {
+    let hit: CodeLocation | undefined;
+    for (const needle of needles) {
+      // Prefer a hit after the function's first line, in the same file.
+      const order = fn ? [...files].sort((a) => (a.file === fn!.file ? -1 : 1)) : files;
+      for (const f of order) {
+        const from = fn && f.file === fn.file ? fn.line : 0;
+        const i = f.lines.findIndex((l, n) => n >= from && l.includes(needle) && isCode(l));
+        if (i >= 0) {
+          hit = { label, file: f.file, line: i + 1, text: f.lines[i].trim() };
+          break;
+        }
+      }
+      if (hit) break;
+    }
+    if (!hit) continue;
+    if (!fn) fn = { file: hit.file, line: hit.line - 1 };
+    out.push(hit);
+  }
+  return out;
+}
+
+/** Directories whose .ts files the server shows. */
+const SERVED = ["drivers/", "src/", "tools/"];
+
+const escapeHtml = (s: string) =>
+  s.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;");
+
+/**
+ * A read-only page of source file `path` with numbered lines (anchors #L12),
+ * or undefined if `path` is not a .ts file under drivers/, src/ or tools/.
+ */
+export function sourcePage(path: string): string | undefined {
+  if (!SERVED.some((d) => path.startsWith(d)) || !path.endsWith(".ts")) return undefined;
+  if (path.split("/").some((part) => part === ".." || part === "" || part === ".")) {
+    return undefined;
+  }
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(new URL(path, ROOT));
+  } catch {
+    return undefined;
+  }
+  const lines = text.split("\n").map((l, i) =>
+    `<tr id="L${i + 1}"><td class="n"><a href="#L${i + 1}">${i + 1}</a></td><td><pre>${
+      escapeHtml(l)
+    }</pre></td></tr>`
+  );
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${
+    escapeHtml(path)
+  }</title><link rel="stylesheet" href="/static/style.css"></head><body class="source"><h1>${
+    escapeHtml(path)
+  } <small>(read-only)</small></h1><table>${lines.join("")}</table></body></html>`;
+}
