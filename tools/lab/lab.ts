@@ -17,6 +17,11 @@ export interface LabOptions {
   implPath?: string;
   /** Time limit of one call of a lab function in milliseconds (default DEFAULT_CALL_LIMIT_MS). */
   limitMs?: number;
+  /**
+   * Run the lab's lab-VM checker (labs 1 and 2: lab1_vm.ts, lab2_vm.ts). Set
+   * inside the guest only: `--vm` on the host starts the VM (vm.ts).
+   */
+  vm?: boolean;
 }
 
 /** One lab's checker. */

@@ -9,8 +9,9 @@
  * Without --impl it checks the reference solution: labs 3 and 4 the driver's own
  * drivers/ixgbe/tx.ts and rx.ts, lab 7 drivers/igb/rx.ts, the others
  * tools/lab/solutions/.
- * Each requirement is time-limited (--limit); see mod.ts. Lab 7 boots the lab
- * VM and checks there (lab7_igb.ts).
+ * Each requirement is time-limited (--limit); see mod.ts. With --vm (labs 1
+ * and 2) the checks run in the lab VM on a real device and real hugepages
+ * (vm.ts). Lab 7 always boots the lab VM and checks there (lab7_igb.ts).
  *
  * @module
  */
@@ -21,10 +22,12 @@ import { runApp } from "../lib/app.ts";
 import { intOption } from "../lib/cli.ts";
 import { Checklist } from "./checklist.ts";
 import { DEFAULT_CALL_LIMIT_MS, LABS, runLab } from "./mod.ts";
+import { findLab } from "./labs.ts";
+import { runLabsInVm } from "./vm.ts";
 
 const LIMIT_S = DEFAULT_CALL_LIMIT_MS / 1000;
 
-const HELP = `Usage: deno task lab <n> [--impl <file>] [options]
+const HELP = `Usage: deno task lab <n> [--impl <file>] [--vm] [options]
 
 Checks your solution of lab <n> (1-7, see docs/labs/) and prints PASS or FAIL
 for each requirement, with the reason. Exit code 0 if all pass, 1 otherwise.
@@ -36,6 +39,12 @@ ${LABS.map((l) => `  ${l.number}  ${l.title}  (exports: ${l.functions.join(", ")
 
 Options:
   --impl FILE   your lab file (default: the reference solution)
+  --vm          labs 1 and 2: check your file in the lab VM instead, as root on a
+                real (emulated) PCI device and real hugepages: lab 1's parseConfig on
+                every PCI device of the VM against sysfs and od, lab 2's translation
+                and mempool against the kernel's pagemap read by another process and
+                /proc/kpageflags. Boots QEMU (30 s or more); needs what
+                \`deno task vm --setup\` installs (root on the host)
   --out FILE    lab 6: where the plot goes (default tools/lab/mine/lab6_batch_size.svg,
                 beside your lab files and ignored by git)
   --ms N        lab 6: milliseconds per measurement, 50..5000 (default 100; each batch
@@ -58,6 +67,7 @@ async function main(): Promise<void> {
       out: { type: "string" },
       ms: { type: "string" },
       limit: { type: "string" },
+      vm: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -73,13 +83,26 @@ async function main(): Promise<void> {
     ? undefined
     : intOption("limit", values.limit, { min: 1, max: 600 }) * 1000;
   const list = new Checklist((line) => console.log(line));
-  const lab = await runLab(n, list, { impl: values.impl, out: values.out, durationMs, limitMs });
+  let title: string;
+  if (values.vm && LABS.find((l) => l.number === n)?.bootsVm) {
+    throw new IxyError(`Lab ${n} always runs in the lab VM: run it without --vm.`);
+  }
+  if (values.vm) {
+    await runLabsInVm([{ lab: n, impl: values.impl, list }], {
+      limitMs,
+      log: (m) => console.error(`[vm] ${m}`),
+    });
+    title = findLab(n, true)!.title;
+  } else {
+    title = (await runLab(n, list, { impl: values.impl, out: values.out, durationMs, limitMs }))
+      .title;
+  }
   const failed = list.results.filter((r) => !r.ok).length;
   const unsure = list.results.filter((r) => r.unsure).length;
   const all = list.results.length;
   console.log(
     failed > 0
-      ? `lab ${n}: ${failed} of ${all} requirements not met (${lab.title}).`
+      ? `lab ${n}: ${failed} of ${all} requirements not met (${title}).`
       : unsure > 0
       ? `lab ${n}: ${all - unsure} of ${all} requirements met; ${unsure} could not be judged ` +
         `on this busy machine: run the checker again.`

@@ -2,6 +2,9 @@
  * The lab checkers as a library: {@link runLab} runs lab n against a lab file
  * (or the reference solution) and fills a {@link Checklist}. The command line
  * is main.ts (`deno task lab --help`); the tests are tests/sim/labs_test.ts.
+ * Labs 1 and 2 also run inside the lab VM (`--vm`): vm.ts boots it and runs
+ * vm_guest.ts there, which calls {@link runLab} with `vm: true`
+ * (tests/vm/labs_vm_test.ts).
  *
  * No run can hang: the requirements run in a Worker (worker.ts), each call
  * of the student's functions has a time limit ({@link DEFAULT_CALL_LIMIT_MS},
@@ -20,7 +23,7 @@ import { IxyError } from "../../src/error.ts";
 import { Checklist } from "./checklist.ts";
 import { loadImpl } from "./load.ts";
 import type { Lab, LabOptions } from "./lab.ts";
-import { LAB_LIST } from "./labs.ts";
+import { findLab, LAB_LIST } from "./labs.ts";
 import type { WorkerReport, WorkerRequest } from "./worker.ts";
 
 export { Checklist, type RequirementResult } from "./checklist.ts";
@@ -53,8 +56,14 @@ export async function runLab(
   list: Checklist = new Checklist(),
   options: LabOptions & { impl?: string } = {},
 ): Promise<Lab> {
-  const lab = LABS.find((l) => l.number === n);
-  if (lab === undefined) throw new IxyError(`There is no checker for lab ${n}: labs are 1-7.`);
+  const lab = findLab(n, options.vm);
+  if (lab === undefined) {
+    throw new IxyError(
+      options.vm
+        ? `Lab ${n} has no lab-VM step: only labs 1 and 2 have one. Run it without --vm.`
+        : `There is no checker for lab ${n}: labs are 1-7.`,
+    );
+  }
   const path = options.impl ?? ROOT + lab.reference;
   const exports = await loadImpl(path, lab.functions); // one clear error line before any worker starts
   const impl = path.startsWith("/") ? path : `${Deno.cwd()}/${path}`;

@@ -14,7 +14,7 @@ import { IxyError } from "../../src/error.ts";
 import { Checklist, type CheckOptions, type RequirementResult } from "./checklist.ts";
 import { type Exports, loadImpl } from "./load.ts";
 import type { Lab, LabOptions } from "./lab.ts";
-import { LAB_LIST } from "./labs.ts";
+import { findLab } from "./labs.ts";
 
 /** What the runner asks of the worker. */
 export interface WorkerRequest {
@@ -104,7 +104,7 @@ function watched(exports: Exports, functions: readonly string[], clock: Float64A
 self.onmessage = async (e: MessageEvent<WorkerRequest>) => {
   const { lab: n, impl, options, skip, clock } = e.data;
   try {
-    const lab: Lab = LAB_LIST.find((l) => l.number === n)!;
+    const lab: Lab = findLab(n, options.vm)!;
     const exports = watched(
       await loadImpl(impl, lab.functions),
       lab.functions,
