@@ -14,15 +14,31 @@
  * @module
  */
 
+import { parseArgs } from "node:util";
+import { IxyError } from "../../src/error.ts";
+import { runApp } from "../lib/app.ts";
+import { intOption } from "../lib/cli.ts";
 import { startView } from "../view/server.ts";
 import { CTRL, RATE, RATE_WORDS } from "../view/protocol.ts";
 import { makeScenario } from "./scenarios.ts";
 
-const nic = Deno.args[0] ?? "instant";
-const rounds = Number(Deno.args[1] ?? 5);
-const phase = Number(Deno.args[2] ?? 6);
-
-const view = await startView({ nic, port: 0, ringSize: 512, batch: 32 });
+let nic = "instant";
+let rounds = 5;
+let phase = 6;
+let view!: Awaited<ReturnType<typeof startView>>;
+// Bad arguments, or a viewer that cannot start, end in one line (runApp).
+await runApp(async () => {
+  const { positionals } = parseArgs({ args: Deno.args, allowPositionals: true, options: {} });
+  if (positionals.length > 3) {
+    throw new IxyError(
+      "Usage: deno task bench:view [instant|sim|<pci>] [rounds] [seconds per phase]",
+    );
+  }
+  nic = positionals[0] ?? nic;
+  rounds = intOption("rounds", positionals[1] ?? String(rounds), { min: 1, max: 1000 });
+  phase = intOption("seconds per phase", positionals[2] ?? String(phase), { min: 1, max: 600 });
+  view = await startView({ nic, port: 0, ringSize: 512, batch: 32 });
+});
 const rates = new Float64Array(view.init.rates);
 const ctrl = new Int32Array(view.init.ctrl);
 // With instant devices, a third phase: the viewer's application paused, the

@@ -41,7 +41,10 @@ const WHERE: Record<string, Record<string, [string, string[]][]>> = {
     ],
     receive: [
       ["rxBatch: receive from a queue", ["export function rxBatch(", "rxBatch(queueId: number"]],
-      ["is it written back? read DD", ["Atomics.load(desc, w + RXD.WB_STATUS_ERROR)"]],
+      ["is it written back? read DD", [
+        "desc[w + RXD.WB_STATUS_ERROR]",
+        "Atomics.load(desc, w + RXD.WB_STATUS_ERROR)",
+      ]],
       ["its length", ["desc[w + RXD.WB_LENGTH]"]],
       ["refill: a fresh buffer into the descriptor", [
         "post(q, index, fresh)",
