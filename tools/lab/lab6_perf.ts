@@ -7,9 +7,10 @@
  * Measuring on a shared machine: every batch size is measured {@link REPEATS}
  * times, interleaved (round after round over all sizes, so a burst of load
  * from another program hits all sizes alike), and compared by its median.
- * When the comparison fails although the repeats scatter widely, the checker
- * measures again, and if the machine stays that noisy it says so ("too noisy
- * to judge, rerun") instead of blaming the student's code.
+ * When the repeats scatter widely, the medians alone decide nothing: a
+ * failure is not blamed on the student's code ("too noisy to judge, rerun"),
+ * and a pass counts only if batch 32's median also beats batch 1's best
+ * repeat — otherwise noise could let a loop that does not batch through.
  *
  * The software 82599 is not a real NIC: the numbers show the cost of the
  * driver and of the doorbell (a register write crossing to another thread),
@@ -225,8 +226,13 @@ export const lab6: Lab = {
           const many = rates.get(32)!;
           must(one.length === REPEATS, "not measured: the first requirement failed");
           const speedup = median(many) / median(one);
-          if (speedup >= MIN_SPEEDUP) return;
           const noisy = Math.max(spread(one), spread(many));
+          // A pass must hold up as well as a failure: on a steady machine the
+          // medians decide; on a noisy one batch 32's median must also beat
+          // batch 1's best repeat by the factor (noise alone once lifted a loop
+          // that does not batch over the medians' bar on a busy machine).
+          const againstBest = median(many) / Math.max(...one);
+          if (speedup >= MIN_SPEEDUP && (noisy <= MAX_SPREAD || againstBest >= MIN_SPEEDUP)) return;
           if (noisy > MAX_SPREAD) {
             throw new Unsure(
               `the machine is too noisy to judge, rerun: batch 32 measured ` +
