@@ -32,9 +32,13 @@ export const lab7: Lab = {
   async run(_impl, list, options) {
     // The host has loaded the file (it exports the functions); the guest runs it.
     const implPath = options.implPath ?? ROOT + lab7.reference;
-    if (implPath.startsWith("/tmp/")) {
+    // The guest covers /tmp and /run with file systems of its own and shows
+    // again only the directory it runs in (the repository, which may itself
+    // be a clone under /tmp): a file elsewhere under them is out of its sight.
+    const hidden = ["/tmp/", "/run/"].some((dir) => implPath.startsWith(dir));
+    if (hidden && !implPath.startsWith(ROOT)) {
       throw new IxyError(
-        `${implPath}: the lab VM has a /tmp of its own and cannot see this file. ` +
+        `${implPath}: the lab VM has a /tmp and /run of its own and cannot see this file. ` +
           `Put your lab file in tools/lab/mine/.`,
       );
     }
@@ -47,6 +51,7 @@ export const lab7: Lab = {
       const result = await runInVm(
         `modprobe igb && $IXY_DENO run -A --no-check ${ROOT}tools/lab/lab7_guest.ts`,
         {
+          cwd: ROOT,
           nics: models.length,
           nicModels: models,
           qemuLog,
