@@ -38,7 +38,8 @@ export const lab7: Lab = {
     const hidden = ["/tmp/", "/run/"].some((dir) => implPath.startsWith(dir));
     if (hidden && !implPath.startsWith(ROOT)) {
       throw new IxyError(
-        `${implPath}: the lab VM has a /tmp and /run of its own and cannot see this file. ` +
+        `${implPath}: the lab VM has a /tmp of its own (and a /run), where it shows only ` +
+          `the repository, so it cannot see this file. ` +
           `Put your lab file in tools/lab/mine/.`,
       );
     }
