@@ -61,7 +61,7 @@ export function makeScenario(
 }
 
 /** One NIC of a scenario: our driver on an instant device. */
-interface Port {
+export interface Port {
   /** Our driver. */
   drv: IxyDevice;
   /** The instant device: fills posted RX buffers / completes queued TX descriptors. */
@@ -82,9 +82,11 @@ function ixgbePort(name: string): { dev: InstantIxgbeDevice; drv: IxgbeDevice } 
 
 /**
  * `fwd`: A receives a batch, tools/fwd.ts's own `forward()` moves it to B
- * (rxBatch, touch, txBatch, free what B's ring did not take), B sends.
+ * (rxBatch, touch, txBatch, free what B's ring did not take), B sends. The
+ * ring viewer's `--nic instant` runs this same step (tools/view/app_worker.ts),
+ * so that `deno task bench:view` compares one loop with and without the viewer.
  */
-function fwdScenario(a: Port, b: Port, batch: number): Omit<Scenario, "check"> {
+export function fwdScenario(a: Port, b: Port, batch: number): Omit<Scenario, "check"> {
   const bufs: PktBuf[] = new Array(batch);
   const received = { n: 0 }; // made once: forward() reports the batch size here
   return {

@@ -1,13 +1,21 @@
 /**
  * Does the ring viewer slow the driver? The viewer's application
  * (tools/view/app_worker.ts) runs at full speed with 512-descriptor rings,
- * batch 32: with `instant` (default) the benchmarks' forwarding loop on two
- * instant 82599s (tools/bench/instant_ixgbe.ts: the driver's cost only);
- * with `sim` pktgen on port 0 of the software 82599 and a forwarder on port
- * 1 that sends every frame back. We count the frames port 1 sends per second,
- * alternating phases without a page and with one listening (an event-stream
- * client in this thread, so the server snapshots the rings 10 times a second,
- * as for a page), interleaved, so that other load on the machine hits both.
+ * batch 32: with `instant` (default) the benchmarks' forwarding step
+ * (tools/bench/scenarios.ts `fwdScenario` on two instant 82599s: the
+ * driver's cost only); with `sim` pktgen on port 0 of the software 82599 and
+ * a forwarder on port 1 that sends every frame back. We count the frames port
+ * 1 sends per second, alternating phases without a page and with one
+ * listening (an event-stream client in this thread, so the server snapshots
+ * the rings 10 times a second, as for a page), interleaved, so that other
+ * load on the machine hits both. With `instant`, a third phase per round:
+ * **no viewer at all**, the same step in this thread with the viewer's
+ * application paused.
+ *
+ * Each rate is printed twice: per second, and per second the forwarding
+ * thread was on a CPU (Linux's schedstat). On a machine that other processes
+ * load, the first mostly measures how much of a core the thread got; the
+ * second what the loop costs.
  *
  *     deno task bench:view [instant|sim] [rounds] [seconds per phase]
  *
@@ -19,7 +27,7 @@ import { IxyError } from "../../src/error.ts";
 import { runApp } from "../lib/app.ts";
 import { intOption } from "../lib/cli.ts";
 import { startView } from "../view/server.ts";
-import { CTRL, RATE, RATE_WORDS } from "../view/protocol.ts";
+import { CTRL, RATE, RATE_WORDS, threadCpuNs } from "../view/protocol.ts";
 import { makeScenario } from "./scenarios.ts";
 
 let nic = "instant";
@@ -45,28 +53,52 @@ const ctrl = new Int32Array(view.init.ctrl);
 // benchmarks' own forwarding scenario (tools/bench/scenarios.ts, the same
 // loop without any viewer) in this thread.
 const bareScenario = nic === "instant" ? makeScenario("ixgbe", "fwd", 32) : undefined;
-const bare: number[] = [];
 
-/** Packets per second of the bare scenario over one phase (the viewer's app paused). */
-async function measureBare(): Promise<number> {
-  Atomics.store(ctrl, CTRL.PAUSE, 1);
-  while (Atomics.load(ctrl, CTRL.PAUSED) !== 1) await sleep(10);
+/** One phase's rate: packets per second of wall-clock time, and per second on a CPU. */
+interface Rate {
+  wall: number;
+  cpu: number;
+}
+
+/**
+ * Runs the bare scenario for `ms` milliseconds; returns the packets and the
+ * seconds this thread spent on a CPU meanwhile. Its own function, so that
+ * from the second phase on it starts in optimized code (a loop inside the
+ * async measureBare() would be compiled on-stack again at each phase).
+ */
+function bareFor(ms: number): { n: number; wall: number; cpu: number } {
   const start = performance.now();
+  const cpu0 = threadCpuNs();
   let n = 0;
-  while (performance.now() - start < phase * 1000) {
+  while (performance.now() - start < ms) {
     for (let k = 0; k < 256; k++) n += bareScenario!.step();
   }
-  const rate = n / ((performance.now() - start) / 1000);
+  return { n, wall: (performance.now() - start) / 1000, cpu: (threadCpuNs() - cpu0) / 1e9 };
+}
+
+/**
+ * Packets per second of the bare scenario over one phase (the viewer's app
+ * paused). Like measure(), it leaves out the phase's first second.
+ */
+async function measureBare(): Promise<Rate> {
+  Atomics.store(ctrl, CTRL.PAUSE, 1);
+  while (Atomics.load(ctrl, CTRL.PAUSED) !== 1) await sleep(10);
+  bareFor(Math.min(1000, (phase - 1) * 1000));
+  const r = bareFor(phase === 1 ? 1000 : (phase - 1) * 1000);
   Atomics.store(ctrl, CTRL.PAUSE, 0);
   Atomics.notify(ctrl, CTRL.PAUSE);
-  return rate;
+  return { wall: r.n / r.wall, cpu: r.n / r.cpu };
 }
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Port 1's forwarded frames per second, averaged over the phase's samples after the first. */
-async function measure(): Promise<number> {
+/**
+ * Port 1's forwarded frames per second, averaged over the phase's samples
+ * after the first, and per second the application's thread was on a CPU.
+ */
+async function measure(): Promise<Rate> {
   const w = 1 * RATE_WORDS;
   const seen: number[] = [];
+  const cpu: number[] = [];
   let last = rates[w + RATE.SAMPLE];
   const end = Date.now() + phase * 1000;
   while (Date.now() < end) {
@@ -74,18 +106,22 @@ async function measure(): Promise<number> {
     if (rates[w + RATE.SAMPLE] !== last) {
       last = rates[w + RATE.SAMPLE];
       seen.push(rates[w + RATE.TX_PPS]);
+      cpu.push(rates[w + RATE.CPU]);
     }
   }
   // The first second straddles the phase change; keep it only if it is all we have.
-  const use = seen.length > 1 ? seen.slice(1) : seen;
-  return use.length > 0 ? use.reduce((a, b) => a + b, 0) / use.length : NaN;
+  const from = seen.length > 1 ? 1 : 0;
+  const sum = (a: number[]) => a.slice(from).reduce((x, y) => x + y, 0);
+  const n = seen.length - from;
+  return n > 0 ? { wall: sum(seen) / n, cpu: sum(seen) / sum(cpu) } : { wall: NaN, cpu: NaN };
 }
 
-const off: number[] = [];
-const on: number[] = [];
+const off: Rate[] = [];
+const on: Rate[] = [];
+const bare: Rate[] = [];
 await sleep(2000); // warm up
 /** Measures one phase with a page listening (an event-stream client). */
-async function withPage(): Promise<{ rate: number; snaps: number; ms: number; bytes: number }> {
+async function withPage(): Promise<{ rate: Rate; snaps: number; ms: number; bytes: number }> {
   const res = await fetch(view.url + "api/events");
   const reader = res.body!.getReader();
   let bytes = 0;
@@ -106,6 +142,12 @@ async function withPage(): Promise<{ rate: number; snaps: number; ms: number; by
   return { rate, snaps, ms, bytes };
 }
 
+const kpps = (r: Rate) => `${(r.wall / 1e3).toFixed(0)} (${(r.cpu / 1e3).toFixed(0)})`;
+const load = () => Deno.loadavg().map((x) => x.toFixed(1)).join(" ");
+console.log(
+  `nic ${nic}, ${rounds} rounds × ${phase} s per phase, load average ${load()}; ` +
+    `kpps (per CPU-second of the forwarding thread):`,
+);
 for (let k = 0; k < rounds; k++) {
   // Alternate the order (ABBA), so a drift in the machine's load hits both.
   let page;
@@ -119,15 +161,15 @@ for (let k = 0; k < rounds; k++) {
   on.push(page.rate);
   if (bareScenario) bare.push(await measureBare());
   console.log(
-    `round ${k + 1}: without a page ${(off[k] / 1e3).toFixed(1)} kpps, with a page ` +
-      `${(on[k] / 1e3).toFixed(1)} kpps (${page.snaps} snapshots, ${
-        (page.ms / page.snaps).toFixed(2)
-      } ms each, ${page.bytes} bytes streamed)` +
-      (bareScenario ? `; no viewer at all ${(bare[k] / 1e3).toFixed(1)} kpps` : ""),
+    `round ${k + 1}: without a page ${kpps(off[k])}, with a page ${kpps(on[k])} ` +
+      `(${page.snaps} snapshots, ${(page.ms / page.snaps).toFixed(2)} ms each, ` +
+      `${page.bytes} bytes)` + (bareScenario ? `; no viewer at all ${kpps(bare[k])}` : ""),
   );
 }
 // Rounds where a phase had no sample (NaN) are left out of the summary.
-const valid = off.map((_, k) => [off[k], on[k], bare[k] ?? 0].every((v) => !Number.isNaN(v)));
+const valid = off.map((_, k) =>
+  [off[k], on[k], bare[k] ?? { wall: 0, cpu: 0 }].every((r) => !Number.isNaN(r.wall))
+);
 const keep = (a: number[]) => a.filter((_, k) => valid[k]);
 const mean = (a: number[]) => keep(a).reduce((x, y) => x + y, 0) / keep(a).length;
 const median = (a: number[]) => {
@@ -135,16 +177,26 @@ const median = (a: number[]) => {
   return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 const pct = (x: number) => `${x >= 0 ? "+" : ""}${x.toFixed(1)} %`;
+/** "a vs b": the difference of the means, and the median of the per-round differences. */
+const versus = (a: Rate[], b: Rate[], key: keyof Rate) => {
+  const x = a.map((r) => r[key]), y = b.map((r) => r[key]);
+  return `${pct(100 * (mean(x) - mean(y)) / mean(y))} / median per round ${
+    pct(median(x.map((v, k) => 100 * (v - y[k]) / y[k])))
+  }`;
+};
+const means = (a: Rate[]) =>
+  kpps({ wall: mean(a.map((r) => r.wall)), cpu: mean(a.map((r) => r.cpu)) });
+console.log(`${valid.filter((v) => v).length} valid rounds; load average at the end ${load()}`);
 console.log(
-  `mean forwarded: without a page ${(mean(off) / 1e3).toFixed(1)} kpps, with a page ` +
-    `${(mean(on) / 1e3).toFixed(1)} kpps (${pct(100 * (mean(on) - mean(off)) / mean(off))}); ` +
-    `median of the per-round differences ${
-      pct(median(on.map((v, k) => 100 * (v - off[k]) / off[k])))
-    }` +
-    (bareScenario
-      ? `; no viewer at all ${(mean(bare) / 1e3).toFixed(1)} kpps (with a page ${
-        pct(100 * (mean(on) - mean(bare)) / mean(bare))
-      }, median per round ${pct(median(on.map((v, k) => 100 * (v - bare[k]) / bare[k])))})`
-      : ""),
+  `mean kpps: without a page ${means(off)}, with a page ${means(on)}` +
+    (bareScenario ? `, no viewer at all ${means(bare)}` : ""),
 );
+for (const key of ["wall", "cpu"] as const) {
+  const unit = key === "wall" ? "per second" : "per CPU-second";
+  console.log(`${unit}: with a page vs without: ${versus(on, off, key)}`);
+  if (bareScenario) {
+    console.log(`${unit}: without a page vs no viewer at all: ${versus(off, bare, key)}`);
+    console.log(`${unit}: with a page vs no viewer at all: ${versus(on, bare, key)}`);
+  }
+}
 await view.close();

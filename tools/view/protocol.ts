@@ -58,7 +58,7 @@ export const STEPS = [
 export type Step = (typeof STEPS)[number];
 
 /** Per-port rate words in the rates array (Float64Array). */
-export const RATE_WORDS = 4;
+export const RATE_WORDS = 5;
 /** Offsets within a port's rate words. */
 export const RATE = {
   /** Received packets per second in the last second. */
@@ -69,7 +69,27 @@ export const RATE = {
   DROPS: 2,
   /** Number of the sample (bumped each second). */
   SAMPLE: 3,
+  /**
+   * The application thread's time on a CPU in the last second, in seconds per
+   * second (0..1; NaN where Linux's /proc/thread-self/schedstat is missing):
+   * packets per CPU-second stay comparable when other processes take the
+   * cores (`deno task bench:view`). The same for every port.
+   */
+  CPU: 4,
 } as const;
+
+/**
+ * Nanoseconds the calling thread has spent on a CPU (the first field of
+ * Linux's /proc/thread-self/schedstat), or NaN where there is none. A file
+ * read of about 20 µs: call it once a second, not per batch.
+ */
+export function threadCpuNs(): number {
+  try {
+    return Number(Deno.readTextFileSync("/proc/thread-self/schedstat").split(" ")[0]);
+  } catch {
+    return NaN;
+  }
+}
 
 /**
  * Memory the server reads: a SharedArrayBuffer (software 82599), or a raw
