@@ -410,7 +410,7 @@ async function run(start: AppStart): Promise<void> {
  * the viewer, and V8 optimizes it as it does the benchmark's. As a loop in
  * the middle of the big async `run()` it was compiled on-stack (OSR) with
  * everything around it and thrown out again (--trace-deopt) at the first
- * pause and at the first once-a-second publish. It forwarded 7–15 % fewer
+ * pause and at the first once-a-second publish. It forwarded 7–23 % fewer
  * frames per CPU-second than the same step without the viewer; now the two
  * are within 3.3 % (medians per round, docs/performance.md section 6).
  */
