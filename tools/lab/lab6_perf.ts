@@ -25,7 +25,9 @@
  *   0.9-1.6. Medians could not tell them apart under load.
  * - Load only ever slows a slice down. The fastest slice of each batch size
  *   is the one the machine left alone, and the ratio of the fastest slices
- *   kept them apart: reference 4.1-16, per-frame loop 0.7-1.7.
+ *   kept the reference far above the bar: 4.1-16 (the per-frame loop:
+ *   0.7-1.7 — near the bar, which is why the count, not the clock, rejects
+ *   a loop that does not batch).
  *
  * So the checker times {@link PAIRS} short slices of batch 1 and batch 32,
  * alternating (a burst of load hits both sizes alike), each from an empty
