@@ -4,13 +4,44 @@
  * buffers against leaks and its loop against per-batch allocation, checks
  * that batching pays, and plots Mpps over batch size.
  *
- * Measuring on a shared machine: every batch size is measured {@link REPEATS}
- * times, interleaved (round after round over all sizes, so a burst of load
- * from another program hits all sizes alike), and compared by its median.
- * When the repeats scatter widely, the medians alone decide nothing: a
- * failure is not blamed on the student's code ("too noisy to judge, rerun"),
- * and a pass counts only if batch 32's median also beats batch 1's best
- * repeat — otherwise noise could let a loop that does not batch through.
+ * What can be counted is counted, not timed: allocation by the heap's growth
+ * per txBatch call ({@link ProbedDevice}), batching by the frames the loop
+ * hands to each txBatch call. Counts do not change with the machine's load.
+ *
+ * The speed comparison ("batching pays") is timed, and timing on a shared
+ * 2-core machine is the hard part. What we measured (lab machine, 2 vCPUs,
+ * load 8-15 from other programs; the reference loop and a loop that calls
+ * txBatch once per frame, 30 alternating slices of batch 1 and batch 32):
+ *
+ * - The sender spins: on the software 82599 the device thread is the slower
+ *   side, and 99 % of the reference's txBatch calls find the ring full. So
+ *   the sender's own CPU time (CLOCK_THREAD_CPUTIME_ID) tracks the device's
+ *   progress, not the sender's cost, and scattered as much as wall time did.
+ *   The device runs on another thread, whose CPU time the checker cannot see.
+ * - Under load the device catches up on queued doorbells in bulk, so batch
+ *   1 gets cheaper per frame and every typical value (medians, medians of
+ *   per-pair ratios) drifts toward 1: the reference's median ratio fell from
+ *   ~9 (machine nearly idle) to 1.6-4.4, the per-frame loop's rose to
+ *   0.9-1.6. Medians could not tell them apart under load.
+ * - Load only ever slows a slice down. The fastest slice of each batch size
+ *   is the one the machine left alone, and the ratio of the fastest slices
+ *   kept the reference far above the bar: 4.1-16 (the per-frame loop:
+ *   0.7-1.7 — near the bar, which is why the count, not the clock, rejects
+ *   a loop that does not batch).
+ *
+ * So the checker times {@link PAIRS} short slices of batch 1 and batch 32,
+ * alternating (a burst of load hits both sizes alike), each from an empty
+ * ring to a drained one (the slice's time includes the device finishing
+ * what the loop queued, so the first 512 frames that only fill the ring are
+ * not free), and compares the fastest slice of each size. Before timing,
+ * the count decides: a loop that does not hand txBatch whole batches fails
+ * whatever the clock says. A comparison that fails although the loop
+ * batches is believed only when the fastest slices repeat (the machine was
+ * steady); otherwise the student is told to rerun, never blamed.
+ *
+ * The plot comes from a separate sweep: every batch size measured
+ * {@link REPEATS} times, round after round over all sizes; the fastest
+ * repeat is plotted (the median is printed beside it).
  *
  * The software 82599 is not a real NIC: the numbers show the cost of the
  * driver and of the doorbell (a register write crossing to another thread),
@@ -33,15 +64,26 @@ import type { Lab } from "./lab.ts";
 import { plotBatchSizes, type Point } from "./plot.ts";
 
 const BATCHES = [1, 2, 4, 8, 16, 32, 64, 128, 256];
-/** Measurements per batch size; the median counts. */
+/** Measurements per batch size for the plot; the fastest is plotted. */
 const REPEATS = 5;
+/** Alternating slices of batch 1 and batch 32 for the speed comparison. */
+const PAIRS = 30;
 /** Batch 32 must reach at least this multiple of batch 1's packet rate. */
 const MIN_SPEEDUP = 1.5;
 /**
- * Repeats that scatter more than this (largest minus smallest, over the
- * median) mean the machine is too busy to judge a failed comparison.
+ * A batching loop hands txBatch at least this share of the batch per call
+ * on average (less only when the pool runs short); a loop that sends frame
+ * by frame hands it 1 of 32.
  */
-const MAX_SPREAD = 0.5;
+const MIN_BATCH_SHARE = 0.5;
+/**
+ * A failed comparison is believed only if the machine was steady: the
+ * {@link STEADY_SLICES}-th fastest slice of each size within this fraction
+ * of the fastest (the best was reached repeatedly, not by one lucky slice).
+ */
+const MAX_SPREAD = 0.25;
+/** See {@link MAX_SPREAD}. */
+const STEADY_SLICES = 5;
 /**
  * A loop that allocates nothing shows well under 1 byte per txBatch call
  * (the probe's own sampling); the smallest allocation, an empty array, is 16.
@@ -61,6 +103,9 @@ class ProbedDevice implements IxyDevice {
   readonly #dev: IxyDevice;
   calls = 0;
   allocated = 0;
+  /** txBatch calls that offered at least one frame, and the frames they offered. */
+  offers = 0;
+  offered = 0;
   #lastHeap = 0;
 
   constructor(dev: IxyDevice) {
@@ -104,6 +149,10 @@ class ProbedDevice implements IxyDevice {
   }
   txBatch(queueId: number, bufs: PktBuf[], count: number): number {
     if ((++this.calls & 255) === 0) this.#sample();
+    if (count > 0) {
+      this.offers++;
+      this.offered += count;
+    }
     return this.#dev.txBatch(queueId, bufs, count);
   }
   readStats(stats: DeviceStats): void {
@@ -123,6 +172,8 @@ class ProbedDevice implements IxyDevice {
   }
 }
 
+/** The k-th largest (1 = the largest). */
+const kthBest = (xs: readonly number[], k: number) => [...xs].sort((x, y) => y - x)[k - 1];
 const median = (xs: readonly number[]) => {
   const s = [...xs].sort((x, y) => x - y);
   const m = s.length >> 1;
@@ -142,13 +193,21 @@ export const lab6: Lab = {
   async run(impl, list, options) {
     const txLoop = impl.txLoop as TxLoopFn;
     const durationMs = options.durationMs ?? 100;
+    /** One slice of the speed comparison: short, so that many fit (20 ms by default). */
+    const sliceMs = Math.max(10, Math.round(durationMs / 5));
     const out = options.out ?? DEFAULT_PLOT;
     const sim = await createSim82599({ ports: 1, wiring: "none" });
-    /** Mpps of each repeat, by batch size. */
+    /** Mpps of each repeat, by batch size (the plot). */
     const rates = new Map<number, number[]>(BATCHES.map((b) => [b, []]));
+    /** Mpps of each slice of the speed comparison, batch 1 and batch 32. */
+    const slices = { one: [] as number[], many: [] as number[] };
+    /** Frames offered per txBatch call (that offered any), by batch size. */
+    const perCall = new Map<number, { offers: number; offered: number }>(
+      BATCHES.map((b) => [b, { offers: 0, offered: 0 }]),
+    );
     let bytesPerCall = 0;
     // Generous: the loop should return after durationMs; the rest is the device draining.
-    const limitMs = 30_000 + BATCHES.length * REPEATS * durationMs * 4;
+    const limitMs = 30_000 + (BATCHES.length * REPEATS * durationMs + 2 * PAIRS * sliceMs) * 4;
     try {
       const [p] = sim.ports;
       const dev = attachReference(p, 0);
@@ -160,25 +219,35 @@ export const lab6: Lab = {
         buf.size = template.bytes.length;
       }
       const stats = new DeviceStats();
+      /** Frames the device sent since the last call (GPTC). */
       const counted = () => {
-        sim.settle();
         const before = stats.txPackets;
         dev.readStats(stats);
         return stats.txPackets - before;
       };
       /** The first count that disagreed with GPTC (reported after all were measured). */
       let miscount = "";
-      /** One measurement: Mpps of `batch` by the device's count; compares txLoop's count. */
-      const measure = (batch: number) => {
+      /**
+       * One measurement: Mpps of `batch` for `ms` by the device's count;
+       * compares txLoop's count. The time runs from the first frame to the
+       * device having sent the last one the loop queued (sim.settle), so a
+       * measurement starts and ends with an empty ring.
+       */
+      const measure = (batch: number, ms: number) => {
+        const { offers, offered } = probe;
         const t0 = performance.now();
-        const sent = txLoop(probe, pool, { batch, durationMs });
+        const sent = txLoop(probe, pool, { batch, durationMs: ms });
+        sim.settle();
         const seconds = (performance.now() - t0) / 1000;
+        const tally = perCall.get(batch)!;
+        tally.offers += probe.offers - offers;
+        tally.offered += probe.offered - offered;
         const device = counted();
         if (device === 0 && pool.freeCount === 0 && miscount === "") {
           miscount = `batch ${batch}: nothing was sent because the pool is empty: txLoop loses ` +
             `buffers (free the ones txBatch did not take)`;
         } else if (device === 0 && miscount === "") {
-          miscount = `batch ${batch}: txLoop sent nothing in ${durationMs} ms`;
+          miscount = `batch ${batch}: txLoop sent nothing in ${ms} ms`;
         } else if (sent !== device && miscount === "") {
           miscount = `batch ${batch}: txLoop says ${sent} frames, the device sent ${device}: ` +
             `count what txBatch returns, not what you offered`;
@@ -190,10 +259,15 @@ export const lab6: Lab = {
         `txLoop's count agrees with the device's counter (GPTC) for every batch size`,
         () => {
           txLoop(probe, pool, { batch: 32, durationMs: Math.max(200, durationMs) }); // JIT warm-up
+          sim.settle();
           counted();
           probe.reset();
           for (let r = 0; r < REPEATS; r++) {
-            for (const batch of BATCHES) rates.get(batch)!.push(measure(batch));
+            for (const batch of BATCHES) rates.get(batch)!.push(measure(batch, durationMs));
+          }
+          for (let i = 0; i < PAIRS; i++) {
+            slices.one.push(measure(1, sliceMs));
+            slices.many.push(measure(32, sliceMs));
           }
           probe.finish();
           bytesPerCall = probe.allocated / Math.max(1, probe.calls);
@@ -220,47 +294,62 @@ export const lab6: Lab = {
       });
 
       await list.check(
-        `batching pays: batch 32 sends at least ${MIN_SPEEDUP}x the frames of batch 1`,
+        `batching pays: batch 32 hands txBatch whole batches and sends at least ` +
+          `${MIN_SPEEDUP}x the frames of batch 1`,
         () => {
-          const one = rates.get(1)!;
-          const many = rates.get(32)!;
-          must(one.length === REPEATS, "not measured: the first requirement failed");
-          const speedup = median(many) / median(one);
-          const noisy = Math.max(spread(one), spread(many));
-          // A pass must hold up as well as a failure: on a steady machine the
-          // medians decide; on a noisy one batch 32's median must also beat
-          // batch 1's best repeat by the factor (noise alone once lifted a loop
-          // that does not batch over the medians' bar on a busy machine).
-          const againstBest = median(many) / Math.max(...one);
-          if (speedup >= MIN_SPEEDUP && (noisy <= MAX_SPREAD || againstBest >= MIN_SPEEDUP)) return;
-          if (noisy > MAX_SPREAD) {
+          const { one, many } = slices;
+          must(many.length === PAIRS, "not measured: the first requirement failed");
+          // Counted first: no clock can excuse a loop that does not batch.
+          const tally = perCall.get(32)!;
+          const framesPerCall = tally.offered / Math.max(1, tally.offers);
+          must(
+            framesPerCall >= 32 * MIN_BATCH_SHARE,
+            `at batch 32 your loop handed txBatch ${framesPerCall.toFixed(1)} frames per call: ` +
+              `Call txBatch once per batch with the whole batch (txBatch(0, bufs, n)); each ` +
+              `call ends with one tail write, the doorbell, and a batch exists to pay it once`,
+          );
+          // Timed: the fastest slice of each size (see the module notes).
+          const speedup = Math.max(...many) / Math.max(...one);
+          const verdict = `batch 32 sent ${speedup.toFixed(2)}x the frames of batch 1 ` +
+            `(fastest of ${PAIRS} slices each: ${Math.max(...many).toFixed(3)} and ` +
+            `${Math.max(...one).toFixed(3)} Mpps)`;
+          if (speedup >= MIN_SPEEDUP) return list.note(verdict);
+          const scatter = Math.max(
+            1 - kthBest(one, STEADY_SLICES) / Math.max(...one),
+            1 - kthBest(many, STEADY_SLICES) / Math.max(...many),
+          );
+          if (scatter > MAX_SPREAD) {
             throw new Unsure(
-              `the machine is too noisy to judge, rerun: batch 32 measured ` +
-                `${speedup.toFixed(2)}x batch 1, but the ${REPEATS} repeats of a batch size ` +
-                `differed by up to ${Math.round(noisy * 100)}% (another program is using the ` +
-                `CPU). Close it and run the checker again`,
+              `the machine is too noisy to judge, rerun: ${verdict}, but even the fastest ` +
+                `slices differed by up to ${Math.round(scatter * 100)}% (another program is ` +
+                `using the CPU). Your loop does hand txBatch whole batches. Close the other ` +
+                `program and run the checker again`,
             );
           }
           must(
             false,
-            `batch 1: ${median(one).toFixed(3)} Mpps, batch 32: ${median(many).toFixed(3)} ` +
-              `Mpps (medians of ${REPEATS}, steady within ${Math.round(noisy * 100)}%). Call ` +
-              `txBatch once per batch with the whole batch, and allocate nothing in the loop`,
+            `${verdict}, steady within ${Math.round(scatter * 100)}%: your loop hands txBatch ` +
+              `whole batches, but something in it costs more than the doorbells batching ` +
+              `saves. Look for work done for every frame or batch: a register read (getLinkSpeed, ` +
+              `readStats), an allocation, a clock read`,
           );
         },
       );
     } finally {
       sim.stop();
     }
+    // The plot shows each size's fastest repeat, for the reason the speed
+    // comparison uses the fastest slices: load only slows a repeat down.
     const points: Point[] = BATCHES.filter((b) => rates.get(b)!.length > 0).map((batch) => ({
       batch,
-      mpps: median(rates.get(batch)!),
+      mpps: Math.max(...rates.get(batch)!),
     }));
     for (const pt of points) {
       const rs = rates.get(pt.batch)!;
       list.note(
         `batch ${String(pt.batch).padStart(3)}: ${pt.mpps.toFixed(3)} Mpps ` +
-          `(median of ${rs.length}, spread ${Math.round(spread(rs) * 100)}%)`,
+          `(fastest of ${rs.length}; median ${median(rs).toFixed(3)}, spread ` +
+          `${Math.round(spread(rs) * 100)}%)`,
       );
     }
     await list.check(`writes the plot to ${out}`, () => {

@@ -48,7 +48,8 @@ Options:
   --out FILE    lab 6: where the plot goes (default tools/lab/mine/lab6_batch_size.svg,
                 beside your lab files and ignored by git)
   --ms N        lab 6: milliseconds per measurement, 50..5000 (default 100; each batch
-                size is measured 5 times and the median counts)
+                size is measured 5 times and the fastest is plotted; batch 1 and 32
+                are compared in 30 slices of N/5 ms each)
   --limit S     labs 1-6: seconds one call of your code may take before it is stopped
                 and the requirement fails, 1..600 (default ${LIMIT_S}; lab 6's measurement
                 gets more)
