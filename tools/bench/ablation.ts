@@ -139,9 +139,16 @@ async function main(): Promise<void> {
     ...positionals.map((p) => ({ name: basename(p).replace(/\.patch$/, ""), patch: p })),
   ];
   const variants: Variant[] = [];
-  for (const spec of specs) {
-    const dir = makeTree(values.rev, spec.patch);
-    variants.push(await load(spec.name, dir, values.driver, values.mode, batch));
+  const dirs: string[] = [];
+  try {
+    for (const spec of specs) {
+      const dir = makeTree(values.rev, spec.patch);
+      dirs.push(dir);
+      variants.push(await load(spec.name, dir, values.driver, values.mode, batch));
+    }
+  } finally {
+    // The modules are loaded: the copies are not needed any more.
+    for (const dir of dirs) Deno.removeSync(dir, { recursive: true });
   }
   // Warm-up: Turbofan for everything, rings and pools in steady state.
   for (let i = 0; i < 100; i++) for (const v of variants) v.run(20_000);
