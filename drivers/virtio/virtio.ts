@@ -23,7 +23,7 @@
 import type { DeviceOptions, IxyDevice, PciFunction } from "../../src/device.ts";
 import type { DmaAllocator } from "../../src/memory.ts";
 import type { PciDevice } from "../../src/pci.ts";
-import { Mempool, PKT_BUF_HEADER, PKT_BUF_HEADROOM, type PktBuf } from "../../src/mempool.ts";
+import { Mempool, PKT_BUF_HEADROOM, type PktBuf } from "../../src/mempool.ts";
 import { DeviceStats } from "../../src/stats.ts";
 import { IxyError } from "../../src/error.ts";
 import { sleepMicros } from "../../src/mmio.ts";
@@ -476,7 +476,6 @@ export class VirtioDevice implements IxyDevice, RingIntrospection {
     const vq = this.#tx;
     this.#reclaimTx();
     const hdrSize = this.#hdrSize;
-    const hdrOffset = PKT_BUF_HEADER - hdrSize; // from the start of the buffer
     const hdrInHeadroom = PKT_BUF_HEADROOM - hdrSize;
     let n = 0;
     let bytes = 0;
@@ -494,7 +493,10 @@ export class VirtioDevice implements IxyDevice, RingIntrospection {
       const h = buf.headroom;
       for (let i = hdrInHeadroom; i < PKT_BUF_HEADROOM; i++) h[i] = 0;
       const id = vq.takeDescriptor();
-      vq.setDescriptor(id, buf.physAddr + hdrOffset, size + hdrSize, 0);
+      // The header goes just before the data: its address is the data's
+      // minus hdrSize, in the low half alone (a buffer never crosses a 2 MiB
+      // page, so the low half neither wraps nor borrows: src/mempool.ts).
+      vq.setBufferDescriptor(id, buf.dataPhysLo - hdrSize, buf.dataPhysHi, size + hdrSize, 0);
       vq.bufs[id] = buf;
       vq.pushAvailable(id);
       bytes += size;
@@ -665,12 +667,17 @@ function checkQueueCounts(name: string, options: DeviceOptions): void {
  * Points receive descriptor `id` at `buf`: header slot (`hdrSize` bytes) in
  * the headroom + data area.
  */
+/** VRING_DESC_F.WRITE as a constant of this module: an immediate (ixgbe/rx.ts). */
+const DESC_F_WRITE = VRING_DESC_F.WRITE;
+
 function postRxBuffer(vq: Virtqueue, id: number, buf: PktBuf, hdrSize: number): void {
-  vq.setDescriptor(
+  // The header just before the data (see txBatch for the address halves).
+  vq.setBufferDescriptor(
     id,
-    buf.physAddr + PKT_BUF_HEADER - hdrSize,
+    buf.dataPhysLo - hdrSize,
+    buf.dataPhysHi,
     buf.data.length + hdrSize,
-    VRING_DESC_F.WRITE,
+    DESC_F_WRITE,
   );
   vq.bufs[id] = buf;
 }

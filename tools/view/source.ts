@@ -35,17 +35,24 @@ const WHERE: Record<string, Record<string, [string, string[]][]>> = {
         "cleanTx(q, Math.min(",
         "this.#cleanTx(q, q.cleanBatch)",
       ]],
-      ["write the descriptor: buffer address", ["desc[w + TXD.BUFFER_ADDR_LO] ="]],
-      ["write the descriptor: command and length", ["desc[w + TXD.CMD_TYPE_LEN] ="]],
+      ["write the descriptor: buffer address", [
+        "desc[w + BUFFER_ADDR_LO] =",
+        "desc[w + TXD.BUFFER_ADDR_LO] =",
+      ]],
+      ["write the descriptor: command and length", [
+        "desc[w + CMD_TYPE_LEN] =",
+        "desc[w + TXD.CMD_TYPE_LEN] =",
+      ]],
       ["move the tail: TDT", ["write32(IXGBE_TDT(q.queueId)", "write32(IXGBE_TDT(queueId)"]],
     ],
     receive: [
       ["rxBatch: receive from a queue", ["export function rxBatch(", "rxBatch(queueId: number"]],
       ["is it written back? read DD", [
+        "desc[w + WB_STATUS_ERROR]",
         "desc[w + RXD.WB_STATUS_ERROR]",
         "Atomics.load(desc, w + RXD.WB_STATUS_ERROR)",
       ]],
-      ["its length", ["desc[w + RXD.WB_LENGTH]"]],
+      ["its length", ["desc[w + WB_LENGTH]", "desc[w + RXD.WB_LENGTH]"]],
       ["refill: a fresh buffer into the descriptor", [
         "post(q, index, fresh)",
         "q.post(index, fresh)",
@@ -59,7 +66,10 @@ const WHERE: Record<string, Record<string, [string, string[]][]>> = {
   virtio: {
     send: [
       ["txBatch: send", ["txBatch(queueId: number"]],
-      ["fill a descriptor", ["vq.setDescriptor(id, buf.physAddr + hdrOffset"]],
+      ["fill a descriptor", [
+        "vq.setBufferDescriptor(id, buf.dataPhysLo",
+        "vq.setDescriptor(id, buf.physAddr + hdrOffset",
+      ]],
       ["put it into the available ring", ["vq.pushAvailable(id)"]],
       ["publish avail.idx", ["vq.publishAvailable()"]],
       ["notify the device", ["this.#transport.notify(vq.index)"]],
