@@ -24,6 +24,9 @@
  *   drivers/ixgbe/rx.ts ported function by function (lab 7's reference).
  * - Transmit (4.5.10): TCTL.EN instead of DMATXCTL.TE; no DCB arbiter to
  *   pause, no packet-buffer split to program (one traffic class by default).
+ *   The transmit ring is drivers/ixgbe/tx.ts's, descriptor code and all (the
+ *   advanced transmit data descriptor is the 82599's; why, before
+ *   {@link IgbDevice}); only the tail register TDT is the 82576's.
  *
  * JavaScript notes: as in ixgbe.ts — descriptors are words of a
  * `Uint32Array`, 64-bit addresses two 32-bit halves, the device's writes are
