@@ -24,6 +24,9 @@
  *   drivers/ixgbe/rx.ts ported function by function (lab 7's reference).
  * - Transmit (4.5.10): TCTL.EN instead of DMATXCTL.TE; no DCB arbiter to
  *   pause, no packet-buffer split to program (one traffic class by default).
+ *   The transmit ring is drivers/ixgbe/tx.ts's, descriptor code and all (the
+ *   advanced transmit data descriptor is the 82599's; why, before
+ *   {@link IgbDevice}); only the tail register TDT is the 82576's.
  *
  * JavaScript notes: as in ixgbe.ts — descriptors are words of a
  * `Uint32Array`, 64-bit addresses two 32-bit halves, the device's writes are
@@ -48,8 +51,6 @@ import {
   waitForFlags32,
 } from "../../src/mmio.ts";
 import {
-  IGB_ADV_TX_DESC as TXD,
-  IGB_ADVTXD,
   IGB_CTRL,
   IGB_CTRL_BITS,
   IGB_DESC_SIZE,
@@ -91,6 +92,7 @@ import {
   IGB_TXDCTL_THRESH,
 } from "./constants.ts";
 import { configureRxQueue, rxBatch, RxQueue, startRxQueue } from "./rx.ts";
+import { cleanTx, freeAll, TX_CLEAN_BATCH, TxQueue, writeTxDescriptors } from "../ixgbe/tx.ts";
 
 /** Default descriptors per queue (as ixgbe.ts: ixy's NUM_RX_QUEUE_ENTRIES). */
 const DEFAULT_RING_SIZE = 512;
@@ -98,8 +100,6 @@ const DEFAULT_RING_SIZE = 512;
 const MAX_QUEUES = 16;
 /** Receive buffers per receive descriptor (the app may hold some while we refill). */
 const RX_POOL_FACTOR = 4;
-/** TX descriptors are cleaned in batches of this many (ixy's TX_CLEAN_BATCH). */
-const TX_CLEAN_BATCH = 32;
 /** The CRC the 82576 counts in GORC/GOTC (8.19) but strips / appends for us. */
 const CRC_BYTES = 4;
 
@@ -119,25 +119,32 @@ export interface IgbOptions extends DeviceOptions {
   interruptVectors?: readonly InterruptVector[];
 }
 
-/** State of one transmit queue (as in ixgbe.ts). */
-class TxQueue {
-  readonly desc: Uint32Array;
-  readonly size: number;
-  readonly cleanBatch: number;
-  /** The buffer behind each descriptor in flight. */
-  readonly bufs: (PktBuf | undefined)[];
-  /** Next descriptor we fill. */
-  txIndex = 0;
-  /** Oldest descriptor not yet cleaned (its buffer not yet freed). */
-  cleanIndex = 0;
-
-  constructor(desc: Uint32Array, size: number) {
-    this.desc = desc;
-    this.size = size;
-    this.cleanBatch = Math.min(TX_CLEAN_BATCH, size >> 1);
-    this.bufs = new Array(size).fill(undefined);
-  }
-}
+/*
+ * The transmit ring is the 82599's (drivers/ixgbe/tx.ts: TxQueue, cleanTx,
+ * writeTxDescriptors, freeAll), as the receive ring's state is (./rx.ts).
+ * That is right because the 82576 reads the same 16-byte advanced transmit
+ * data descriptor (82576 datasheet 7.2.2.3; 82599 datasheet 7.2.3.2.4), bit
+ * for bit in everything we write:
+ *
+ *   words 0-1  buffer address
+ *   word 2     DTALEN (bits 15:0, the frame length), DTYP = 0011b (23:20),
+ *              DCMD (31:24): EOP 24, IFCS 25, RS 27, DEXT 29
+ *   word 3     PAYLEN (bits 31:14; the whole frame, no TSO); IDX, POPTS
+ *              and STA 0. Write-back: DD is bit 0 of word 3 (STA)
+ *
+ * Only fields we leave 0 differ: the 82576's context index IDX is bit 4 of
+ * word 3 (the 82599's bits 6:4, with CC in bit 7), and its MAC field (word 2
+ * bits 19:18) has no LinkSec bit. Linux igb's E1000_ADVTXD_* and ixgbe's
+ * IXGBE_ADVTXD_* values of the bits we set are equal, QEMU's igb model reads
+ * them so (hw/net/igb_core.c, igb_process_tx_desc), and
+ * tests/unit/igb_constants_test.ts compares our two constant sets.
+ *
+ * What differs is where the queue's registers are: TDT(n) is at 0xE018 +
+ * 0x40 n (the 82599's at 0x6018 + 0x40 n), so txBatch below writes the tail
+ * itself instead of calling tx.ts's txBatch. And close() waits for TDH to
+ * reach the tail rather than for DD: with WTHRESH 16 (#initTx) the 82576 may
+ * hold back the last write-backs.
+ */
 
 /** An Intel 82576 NIC (QEMU's igb). */
 export class IgbDevice implements IxyDevice {
@@ -381,7 +388,7 @@ export class IgbDevice implements IxyDevice {
         (T.FIELD_MASK << T.WTHRESH_SHIFT));
       txdctl |= (8 << T.PTHRESH_SHIFT) | (1 << T.HTHRESH_SHIFT) | (16 << T.WTHRESH_SHIFT);
       regs.write32(IGB_TXDCTL(i), txdctl >>> 0);
-      this.#tx.push(new TxQueue(desc, this.#txRingSize));
+      this.#tx.push(new TxQueue(regs, i, desc, this.#txRingSize));
     }
     // Last step: transmit on (TCTL.EN).
     setFlags32(regs, IGB_TCTL, IGB_TCTL_BITS.EN);
@@ -425,63 +432,21 @@ export class IgbDevice implements IxyDevice {
   }
 
   /**
-   * Sends `bufs[0..count)` on queue `queueId` — ixgbe.ts's txBatch: clean
-   * finished descriptors in batches of 32, one advanced data descriptor per
-   * packet (7.2.2), one TDT write.
+   * Sends `bufs[0..count)` on queue `queueId`: drivers/ixgbe/tx.ts's txBatch
+   * with the 82576's tail register — free the buffers of finished
+   * descriptors in batches of 32 (DD), write one advanced data descriptor
+   * per packet (7.2.2.3), then one TDT write for the batch. Stops at a full
+   * ring or at a buffer whose size is not 1..`data.length` (src/device.ts).
    */
   txBatch(queueId: number, bufs: PktBuf[], count: number): number {
     const q = this.#tx[queueId];
     if (q === undefined) throw this.#badQueue("TX", queueId, this.numTxQueues);
-    this.#cleanTx(q, q.cleanBatch);
-    const desc = q.desc;
-    const mask = q.size - 1;
-    let n = 0;
-    while (n < count) {
-      const next = (q.txIndex + 1) & mask;
-      if (next === q.cleanIndex) break; // ring full
-      const buf = bufs[n];
-      const size = buf.size;
-      if (size < 1 || size > buf.data.length) {
-        throw new IxyError(
-          `${this.pciAddress}: cannot send a ${size}-byte packet: sizes are 1..${buf.data.length}. ` +
-            `Set buf.size before txBatch.`,
-        );
-      }
-      const w = q.txIndex * 4;
-      const phys = buf.dataPhysAddr;
-      desc[w + TXD.BUFFER_ADDR_LO] = lo32(phys);
-      desc[w + TXD.BUFFER_ADDR_HI] = hi32(phys);
-      // One buffer = the whole frame: EOP; RS for a DD write-back; IFCS so
-      // the device appends the CRC; DEXT + DTYP_DATA = advanced data descriptor.
-      desc[w + TXD.CMD_TYPE_LEN] = IGB_ADVTXD.DCMD_EOP | IGB_ADVTXD.DCMD_RS |
-        IGB_ADVTXD.DCMD_IFCS | IGB_ADVTXD.DCMD_DEXT | IGB_ADVTXD.DTYP_DATA | size;
-      // PAYLEN: the whole frame (no segmentation offload).
-      desc[w + TXD.OLINFO_STATUS] = size << IGB_ADVTXD.PAYLEN_SHIFT;
-      q.bufs[q.txIndex] = buf;
-      q.txIndex = next;
-      n++;
-    }
+    cleanTx(q, Math.min(TX_CLEAN_BATCH, q.size >> 1));
+    const n = writeTxDescriptors(q, bufs, count);
+    // The descriptors reach memory before the device sees the new tail
+    // (write32 is an Atomics.store, as in tx.ts).
     if (n > 0) this.#regs.write32(IGB_TDT(queueId), q.txIndex);
     return n;
-  }
-
-  /** Frees sent buffers, `batch` descriptors at a time (as ixgbe.ts). */
-  #cleanTx(q: TxQueue, batch: number): void {
-    const mask = q.size - 1;
-    for (;;) {
-      const cleanable = (q.txIndex - q.cleanIndex) & mask;
-      if (cleanable < batch || cleanable === 0) return;
-      const lastOfBatch = (q.cleanIndex + batch - 1) & mask;
-      const status = Atomics.load(q.desc, lastOfBatch * 4 + TXD.WB_STATUS);
-      if ((status & IGB_ADVTXD.STAT_DD) === 0) return;
-      for (let i = q.cleanIndex;; i = (i + 1) & mask) {
-        const buf = q.bufs[i]!;
-        q.bufs[i] = undefined;
-        buf.pool.free(buf);
-        if (i === lastOfBatch) break;
-      }
-      q.cleanIndex = (lastOfBatch + 1) & mask;
-    }
   }
 
   /**
@@ -571,20 +536,13 @@ export class IgbDevice implements IxyDevice {
       while (
         this.#regs.read32(IGB_TDH(i)) !== q.txIndex && performance.now() < deadline
       ) sleepMicros(100);
-      this.#cleanTx(q, 1);
+      cleanTx(q, 1);
     }
     const c = this.#readCounters();
     if (this.#countersAtClose) addCounters(c, this.#countersAtClose);
     this.#countersAtClose = c;
     this.#globalReset("reset on close");
-    for (const q of this.#tx) {
-      for (let i = 0; i < q.size; i++) {
-        const buf = q.bufs[i];
-        if (buf !== undefined) buf.pool.free(buf);
-        q.bufs[i] = undefined;
-      }
-      q.cleanIndex = q.txIndex;
-    }
+    for (const q of this.#tx) freeAll(q);
     for (const q of this.#rx) {
       for (let i = 0; i < q.size; i++) {
         const buf = q.bufs[i];

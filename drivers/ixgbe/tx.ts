@@ -130,13 +130,30 @@ export function freeAll(q: TxRing): void {
 /**
  * Sends `bufs[0..count)` on `q`; returns n, how many it took: `bufs[0..n)`
  * (fewer when the ring is full, or up to the first buffer whose `size` is
- * not 1..`data.length`: nothing of it is written, the caller keeps it). First frees the buffers of descriptors the device has
- * finished (checking DD on the last of each batch of 32, as ixy), then
- * writes one advanced data descriptor per packet (7.2.3.2.4) and moves the
+ * not 1..`data.length`: nothing of it is written, the caller keeps it). Three
+ * steps: free the buffers of descriptors the device has finished (checking
+ * DD on the last of each batch of 32, as ixy), write one advanced data
+ * descriptor per packet ({@link writeTxDescriptors}, 7.2.3.2.4), and move the
  * tail once (TDT, 8.2.3.9.9). Taken buffers are freed once sent.
  */
 export function txBatch(q: TxRing, bufs: PktBuf[], count: number): number {
   cleanTx(q, Math.min(TX_CLEAN_BATCH, q.size >> 1));
+  const n = writeTxDescriptors(q, bufs, count);
+  // The descriptor writes reach memory before the device sees the new tail
+  // (store→store: write32 is an Atomics.store, src/mmio.ts).
+  if (n > 0) q.regs.write32(IXGBE_TDT(q.queueId), q.txIndex);
+  return n;
+}
+
+/**
+ * Writes one advanced data descriptor per buffer of `bufs[0..count)` from
+ * `q.txIndex` on and returns how many it wrote; stops at a full ring or at
+ * the first buffer whose `size` is not 1..`data.length`. It does not move
+ * the tail: the caller writes TDT once for the batch. Shared with the igb
+ * driver (drivers/igb/igb.ts), whose 82576 reads the same descriptor
+ * (82576 datasheet 7.2.2.3) but has its TDT elsewhere.
+ */
+export function writeTxDescriptors(q: TxRing, bufs: PktBuf[], count: number): number {
   const desc = q.desc;
   const mask = q.size - 1;
   let n = 0;
@@ -162,8 +179,5 @@ export function txBatch(q: TxRing, bufs: PktBuf[], count: number): number {
     q.txIndex = next;
     n++;
   }
-  // The descriptor writes above reach memory before the device sees the
-  // new tail (store→store: write32 is an Atomics.store, src/mmio.ts).
-  if (n > 0) q.regs.write32(IXGBE_TDT(q.queueId), q.txIndex);
   return n;
 }

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import * as C from "../../drivers/igb/constants.ts";
 import { eitrForRate } from "../../drivers/igb/interrupts.ts";
+import { IXGBE_ADV_TX_DESC, IXGBE_ADVTXD, IXGBE_TDT } from "../../drivers/ixgbe/constants.ts";
 
 // Spot checks against Linux's igb e1000_regs.h / e1000_defines.h and QEMU's
 // hw/net/igb_regs.h (the model our lab-VM tests run on).
@@ -43,4 +44,25 @@ Deno.test("igb register offsets", async (t) => {
     assert.equal(eitrForRate(20_000), 0x0c8);
     assert.equal(eitrForRate(0), 0);
   });
+});
+
+// drivers/igb/igb.ts sends with drivers/ixgbe/tx.ts's descriptor code: every
+// field and bit it writes must mean the same on the 82576 (82576 datasheet
+// 7.2.2.3, 82599 datasheet 7.2.3.2.4; Linux igb E1000_ADVTXD_* and
+// E1000_TXD_STAT_DD). Only the tail register moved.
+Deno.test("the 82576's advanced transmit data descriptor is the 82599's", () => {
+  assert.deepEqual(C.IGB_ADV_TX_DESC, IXGBE_ADV_TX_DESC);
+  for (const name of Object.keys(C.IGB_ADVTXD) as (keyof typeof C.IGB_ADVTXD)[]) {
+    assert.equal(C.IGB_ADVTXD[name], IXGBE_ADVTXD[name], name);
+  }
+  // The values Linux's igb (e1000_82575.h, e1000_defines.h) uses.
+  assert.equal(C.IGB_ADVTXD.DTYP_DATA, 0x00300000);
+  assert.equal(C.IGB_ADVTXD.DCMD_EOP, 0x01000000);
+  assert.equal(C.IGB_ADVTXD.DCMD_IFCS, 0x02000000);
+  assert.equal(C.IGB_ADVTXD.DCMD_RS, 0x08000000);
+  assert.equal(C.IGB_ADVTXD.DCMD_DEXT, 0x20000000);
+  assert.equal(C.IGB_ADVTXD.PAYLEN_SHIFT, 14);
+  assert.equal(C.IGB_ADVTXD.STAT_DD, 0x00000001);
+  assert.equal(C.IGB_TDT(1), 0x0e058);
+  assert.equal(IXGBE_TDT(1), 0x06058);
 });
