@@ -36,6 +36,7 @@ import { parseArgs } from "node:util";
 import { basename, join } from "node:path";
 import { IxyError } from "../../src/error.ts";
 import { runApp } from "../lib/app.ts";
+import { intOption } from "../lib/cli.ts";
 
 /** CLOCK_THREAD_CPUTIME_ID (Linux <time.h>). */
 const CLOCK_THREAD_CPUTIME_ID = 3;
@@ -116,6 +117,26 @@ function load1(): string {
   return Deno.loadavg().map((x) => x.toFixed(2)).join(" ");
 }
 
+const HELP = `Usage: deno task bench:ablation [options] [PATCH...]
+
+Measures one benchmark scenario (tools/bench/scenarios.ts) in several copies
+of the tree, interleaved in one process: base and control (unpatched; their
+difference is the method's noise) and one copy per PATCH (git diff output
+against --rev). Prints min and median ns/packet of the main thread's CPU time
+per variant, and the median's difference to base.
+
+Options:
+  --rev REV        the commit the copies are made from (default HEAD)
+  --driver D       ixgbe, virtio, e1000 or igb (default ixgbe)
+  --mode M         fwd or tx (default fwd)
+  --batch N        frames per batch, 1 to 256 (default 32)
+  --rounds N       rounds, each variant once per round (default 40)
+  --packets N      packets per variant and round (default 500000)
+  --json FILE      also write every round's ns/packet as JSON
+  -h, --help       show this help
+
+Example: deno task bench:ablation --rev 78250e0 tools/bench/ablations/no_touch.patch --rounds 20`;
+
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
     args: Deno.args,
@@ -128,11 +149,13 @@ async function main(): Promise<void> {
       rounds: { type: "string", default: "40" },
       packets: { type: "string", default: "500000" },
       json: { type: "string" },
+      help: { type: "boolean", short: "h", default: false },
     },
   });
-  const batch = Number(values.batch);
-  const rounds = Number(values.rounds);
-  const packets = Number(values.packets);
+  if (values.help) return console.log(HELP);
+  const batch = intOption("batch", values.batch, { min: 1, max: 256 });
+  const rounds = intOption("rounds", values.rounds, { min: 1 });
+  const packets = intOption("packets", values.packets, { min: batch });
   const specs: { name: string; patch?: string }[] = [
     { name: "base" },
     { name: "control" },

@@ -288,11 +288,21 @@ export function latencyTable(rows: Latency[]): string {
   return out.join("\n");
 }
 
-const HELP =
-  `deno task bench:latency [--drivers ixgbe,virtio] [--batch 32] [--packets N] [--out FILE]
+const HELP = `Usage: deno task bench:latency [options]
 
-Times every forward() iteration on the instant devices over N packets (default 100 M)
-and prints p50, p99, p99.9, p99.99 and the maximum, with the garbage collections counted.`;
+Times every forward() iteration on the instant devices, each driver in its own
+process under V8's --trace-gc, and prints p50, p99, p99.9, p99.99 and the
+maximum, with the garbage collections counted, and a control loop's tail (the
+machine's own).
+
+Options:
+  --drivers LIST  drivers to measure (default ${DRIVERS.join(",")})
+  --batch N       frames per batch, 1 to 256 (default 32)
+  --packets N     packets per driver (default 100000000)
+  --out FILE      also write the results as JSON
+  -h, --help      show this help
+
+Example: deno task bench:latency --drivers ixgbe --packets 2000000`;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -303,7 +313,7 @@ async function main(): Promise<void> {
       packets: { type: "string", default: "100000000" },
       out: { type: "string" },
       child: { type: "string" },
-      help: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
     },
   });
   if (values.help) {
