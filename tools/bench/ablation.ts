@@ -17,9 +17,9 @@
  *
  * Per round every variant runs `--packets` packets, in a rotating order; the
  * time of a round is the main thread's CPU time (CLOCK_THREAD_CPUTIME_ID
- * through FFI): on a 2-vCPU machine shared with other work a process gets
- * about half of the wall-clock time, and CPU time does not count the other
- * half. Printed: min and median ns/packet per variant over the rounds, and
+ * through FFI, tools/bench/clock.ts `threadCpuNs`): on a 2-vCPU machine
+ * shared with other work a process gets about half of the wall-clock time,
+ * and CPU time does not count the other half. Printed: min and median ns/packet per variant over the rounds, and
  * the median's difference to `base`; the load average before and after.
  *
  * A patch is `git diff` output against the tree at `--rev` (`git diff >
@@ -37,24 +37,7 @@ import { basename, join } from "node:path";
 import { IxyError } from "../../src/error.ts";
 import { runApp } from "../lib/app.ts";
 import { intOption } from "../lib/cli.ts";
-
-/** CLOCK_THREAD_CPUTIME_ID (Linux <time.h>). */
-const CLOCK_THREAD_CPUTIME_ID = 3;
-
-/** CPU time of this thread, ns, through `clock_gettime` (a buffer made once). */
-class ThreadCpuClock {
-  #lib = Deno.dlopen("libc.so.6", {
-    clock_gettime: { parameters: ["i32", "pointer"], result: "i32" },
-  });
-  // struct timespec: two 64-bit words; the low 32 bits of each are enough.
-  #ts = new Uint32Array(4);
-  #ptr = Deno.UnsafePointer.of(this.#ts);
-
-  now(): number {
-    this.#lib.symbols.clock_gettime(CLOCK_THREAD_CPUTIME_ID, this.#ptr);
-    return this.#ts[0] * 1e9 + this.#ts[2];
-  }
-}
+import { threadCpuNs } from "./clock.ts";
 
 interface Variant {
   name: string;
@@ -175,15 +158,14 @@ async function main(): Promise<void> {
   }
   // Warm-up: Turbofan for everything, rings and pools in steady state.
   for (let i = 0; i < 100; i++) for (const v of variants) v.run(20_000);
-  const clock = new ThreadCpuClock();
   const loadBefore = load1();
   const started = new Date().toISOString();
   for (let r = 0; r < rounds; r++) {
     for (let k = 0; k < variants.length; k++) {
       const v = variants[(r + k) % variants.length];
-      const t0 = clock.now();
+      const t0 = threadCpuNs();
       const moved = v.run(packets);
-      const t1 = clock.now();
+      const t1 = threadCpuNs();
       v.ns.push((t1 - t0) / moved);
     }
   }
