@@ -5,7 +5,8 @@
  * A user-space driver needs very few system calls: `open`/`pread`/`pwrite` on
  * sysfs files (PCI config space, I/O-port BARs), `mmap` to see a memory BAR or
  * a hugepage as ordinary memory, `mlock` so the kernel never moves a DMA page,
- * `ioctl` for VFIO (src/vfio.ts), `eventfd`/`poll` for interrupts. They all live in this one symbol table, so a
+ * `ioctl` for VFIO (src/vfio.ts), `eventfd`/`poll` for interrupts (and, for the benchmarks,
+ * `clock_gettime`). They all live in this one symbol table, so a
  * reader can see the complete list of ways the driver talks to the kernel.
  *
  * Performance notes (measured with Deno 2.9.6): an FFI call costs ~6 ns, but a
@@ -77,6 +78,10 @@ const SYMBOLS = {
   },
   // uid_t geteuid(void);  (error messages: who we are)
   geteuid: { parameters: [], result: "u32" },
+  // int clock_gettime(clockid_t clk, struct timespec *tp);  the benchmarks'
+  // clocks (tools/bench/clock.ts). `pointer`, not `buffer`: a typed array
+  // passed as `buffer` made the call allocate (see there).
+  clock_gettime: { parameters: ["i32", "pointer"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** Flags and constants from the Linux/glibc headers (x86-64 values). */
@@ -116,6 +121,9 @@ export const LIBC = {
   EFD_CLOEXEC: 0o2000000,
   /** poll events (include/uapi/asm-generic/poll.h). */
   POLLIN: 0x1,
+  /** clock ids (include/uapi/linux/time.h). */
+  CLOCK_MONOTONIC: 1,
+  CLOCK_THREAD_CPUTIME_ID: 3,
 } as const;
 
 /** Type of the constants object above. */

@@ -474,7 +474,8 @@ export class E1000Device implements IxyDevice {
    * Sends `bufs[0..count)` (3.3): first frees the buffers of descriptors the
    * device has finished (checking DD on the last of each batch of 32, as
    * ixy), then writes one legacy descriptor per packet (3.3.3) and moves the
-   * tail once (TDT, 13.4.42).
+   * tail once (TDT, 13.4.42). Stops at a full ring or at a buffer whose size
+   * is not 1..`data.length` (src/device.ts).
    */
   txBatch(queueId: number, bufs: PktBuf[], count: number): number {
     if (queueId !== 0) throw this.#badQueue("TX", queueId);
@@ -488,12 +489,16 @@ export class E1000Device implements IxyDevice {
       if (next === q.cleanIndex) break; // ring full
       const buf = bufs[n];
       const size = buf.size;
-      if (size < 1 || size > buf.data.length) {
-        throw new IxyError(
-          `${this.pciAddress}: cannot send a ${size}-byte packet: sizes are 1..${buf.data.length}. ` +
-            `Set buf.size before txBatch.`,
-        );
-      }
+      // A size the device cannot send: 0 (a zero-length descriptor transfers
+      // no data, 8254x SDM 3.3.3, Table 3-9 "Length"), or beyond the buffer
+      // (the 16-bit length field allows up to 16288 bytes there, so the
+      // device would read someone else's memory). Stop here, before this
+      // descriptor is written: bufs[n..count) stay the caller's
+      // (src/device.ts, IxyDevice.txBatch), as in ixgbe's and igb's
+      // drivers/ixgbe/tx.ts. No exception: it would leave the descriptors
+      // written so far without a TDT write, and the next call would hand
+      // them to the device after the caller freed their buffers.
+      if (size < 1 || size > buf.data.length) break;
       const w = q.txIndex * 4;
       const phys = buf.dataPhysAddr;
       desc[w + TXD.BUFFER_ADDR_LO] = lo32(phys);

@@ -16,6 +16,12 @@ const ROOT = new URL("../../", import.meta.url).pathname;
 /** Tasks that the generic "unknown option" case leaves out: they run whole suites or write files. */
 const NOT_PROBED = new Set(["test", "check", "docs"]);
 
+/**
+ * Tasks that the `--help` case leaves out: `deno test`, `deno fmt`/`lint`, `deno doc` and
+ * `deno bench` are Deno's own commands (their `--help` is Deno's, not ours).
+ */
+const NO_HELP = new Set([...NOT_PROBED, "bench"]);
+
 /** The longest a failing task may take (a hanging one is a failure too). */
 const TIMEOUT_MS = 60_000;
 
@@ -115,6 +121,19 @@ Deno.test("tasks: every task refuses an unknown option without a stack trace", a
         `deno task ${name} --no-such-option`,
         await task([name, "--no-such-option"]),
       );
+    });
+  }
+});
+
+Deno.test("tasks: every task prints its usage for --help and exits 0", async (t) => {
+  for (const name of Object.keys(TASKS).filter((n) => !NO_HELP.has(n))) {
+    await t.step(name, async () => {
+      const outcome = await task([name, "--help"]);
+      const shown =
+        `deno task ${name} --help\n--- stderr:\n${outcome.stderr}--- stdout:\n${outcome.stdout}`;
+      assert.equal(outcome.code, 0, `exit code ${outcome.code} for ${shown}`);
+      assert.match(outcome.stdout, /Usage/, shown);
+      assert.doesNotMatch(outcome.stderr, /^\s+at /m, `stack trace from ${shown}`);
     });
   }
 });

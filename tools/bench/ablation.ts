@@ -17,9 +17,9 @@
  *
  * Per round every variant runs `--packets` packets, in a rotating order; the
  * time of a round is the main thread's CPU time (CLOCK_THREAD_CPUTIME_ID
- * through FFI): on a 2-vCPU machine shared with other work a process gets
- * about half of the wall-clock time, and CPU time does not count the other
- * half. Printed: min and median ns/packet per variant over the rounds, and
+ * through FFI, tools/bench/clock.ts `threadCpuNs`): on a 2-vCPU machine
+ * shared with other work a process gets about half of the wall-clock time,
+ * and CPU time does not count the other half. Printed: min and median ns/packet per variant over the rounds, and
  * the median's difference to `base`; the load average before and after.
  *
  * A patch is `git diff` output against the tree at `--rev` (`git diff >
@@ -36,24 +36,8 @@ import { parseArgs } from "node:util";
 import { basename, join } from "node:path";
 import { IxyError } from "../../src/error.ts";
 import { runApp } from "../lib/app.ts";
-
-/** CLOCK_THREAD_CPUTIME_ID (Linux <time.h>). */
-const CLOCK_THREAD_CPUTIME_ID = 3;
-
-/** CPU time of this thread, ns, through `clock_gettime` (a buffer made once). */
-class ThreadCpuClock {
-  #lib = Deno.dlopen("libc.so.6", {
-    clock_gettime: { parameters: ["i32", "pointer"], result: "i32" },
-  });
-  // struct timespec: two 64-bit words; the low 32 bits of each are enough.
-  #ts = new Uint32Array(4);
-  #ptr = Deno.UnsafePointer.of(this.#ts);
-
-  now(): number {
-    this.#lib.symbols.clock_gettime(CLOCK_THREAD_CPUTIME_ID, this.#ptr);
-    return this.#ts[0] * 1e9 + this.#ts[2];
-  }
-}
+import { intOption } from "../lib/cli.ts";
+import { threadCpuNs } from "./clock.ts";
 
 interface Variant {
   name: string;
@@ -116,6 +100,26 @@ function load1(): string {
   return Deno.loadavg().map((x) => x.toFixed(2)).join(" ");
 }
 
+const HELP = `Usage: deno task bench:ablation [options] [PATCH...]
+
+Measures one benchmark scenario (tools/bench/scenarios.ts) in several copies
+of the tree, interleaved in one process: base and control (unpatched; their
+difference is the method's noise) and one copy per PATCH (git diff output
+against --rev). Prints min and median ns/packet of the main thread's CPU time
+per variant, and the median's difference to base.
+
+Options:
+  --rev REV        the commit the copies are made from (default HEAD)
+  --driver D       ixgbe, virtio, e1000 or igb (default ixgbe)
+  --mode M         fwd or tx (default fwd)
+  --batch N        frames per batch, 1 to 256 (default 32)
+  --rounds N       rounds, each variant once per round (default 40)
+  --packets N      packets per variant and round (default 500000)
+  --json FILE      also write every round's ns/packet as JSON
+  -h, --help       show this help
+
+Example: deno task bench:ablation --rev 78250e0 tools/bench/ablations/no_touch.patch --rounds 20`;
+
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
     args: Deno.args,
@@ -128,11 +132,13 @@ async function main(): Promise<void> {
       rounds: { type: "string", default: "40" },
       packets: { type: "string", default: "500000" },
       json: { type: "string" },
+      help: { type: "boolean", short: "h", default: false },
     },
   });
-  const batch = Number(values.batch);
-  const rounds = Number(values.rounds);
-  const packets = Number(values.packets);
+  if (values.help) return console.log(HELP);
+  const batch = intOption("batch", values.batch, { min: 1, max: 256 });
+  const rounds = intOption("rounds", values.rounds, { min: 1 });
+  const packets = intOption("packets", values.packets, { min: batch });
   const specs: { name: string; patch?: string }[] = [
     { name: "base" },
     { name: "control" },
@@ -152,15 +158,14 @@ async function main(): Promise<void> {
   }
   // Warm-up: Turbofan for everything, rings and pools in steady state.
   for (let i = 0; i < 100; i++) for (const v of variants) v.run(20_000);
-  const clock = new ThreadCpuClock();
   const loadBefore = load1();
   const started = new Date().toISOString();
   for (let r = 0; r < rounds; r++) {
     for (let k = 0; k < variants.length; k++) {
       const v = variants[(r + k) % variants.length];
-      const t0 = clock.now();
+      const t0 = threadCpuNs();
       const moved = v.run(packets);
-      const t1 = clock.now();
+      const t1 = threadCpuNs();
       v.ns.push((t1 - t0) / moved);
     }
   }

@@ -17,14 +17,10 @@
  * counts the collections printed between the window's markers.
  *
  * The clock: each iteration is stamped with one read of CLOCK_MONOTONIC,
- * `clock_gettime` from libc through FFI into a buffer made once; the time
- * between two stamps is one iteration plus one clock read. Not
- * `performance.now()`: in Deno 2.9.6 it cost ~0.5 µs a read on this loaded
- * 2-vCPU VM (kvm-clock) against ~0.2 µs for the FFI call, and the tool must
- * not be the one that allocates. The FFI call takes its buffer as a
- * `pointer` made once: declared as `buffer` and given a typed array, the same
- * call allocated (23 scavenges in 3 M reads, 0 as `pointer`). Two stamps
- * around nothing are ~0.06 µs apart (median).
+ * `clock_gettime` from libc through FFI into a buffer made once
+ * (tools/bench/clock.ts `monotonicNs`, which says why not
+ * `performance.now()`); the time between two stamps is one iteration plus
+ * one clock read. Two stamps around nothing are ~0.06 µs apart (median).
  *
  * The control: after the driver's window the tool runs as many iterations
  * of a loop that only computes in registers for as long as the driver's
@@ -39,6 +35,7 @@ import { parseArgs } from "node:util";
 import { DRIVERS, makeScenario } from "./scenarios.ts";
 import { cpuInfo, load } from "./run.ts";
 import { runApp } from "../lib/app.ts";
+import { monotonicNs } from "./clock.ts";
 
 /**
  * Histogram buckets: 16 per octave (each ~4.4 % wide) from 1 ns to 2^30 ns.
@@ -112,37 +109,14 @@ export class Histogram {
   }
 }
 
-/** CLOCK_MONOTONIC (Linux <time.h>). */
-const CLOCK_MONOTONIC = 1;
-
-/** A clock read through FFI into a `struct timespec` made once (see the module notes). */
-class MonotonicClock {
-  #lib = Deno.dlopen("libc.so.6", {
-    clock_gettime: { parameters: ["i32", "pointer"], result: "i32" },
-  });
-  // struct timespec { time_t tv_sec; long tv_nsec; }: two 64-bit words;
-  // the low 32 bits of each are enough for differences (x86-64 is little-endian).
-  #ts = new Int32Array(4);
-  #ptr = Deno.UnsafePointer.of(this.#ts);
-
-  /** Nanoseconds since some fixed point (wraps every 2^31 s: differences only). */
-  now(): number {
-    this.#lib.symbols.clock_gettime(CLOCK_MONOTONIC, this.#ptr);
-    return this.#ts[0] * 1e9 + this.#ts[2];
-  }
-}
-
-/** The one clock of this process. */
-const clock = new MonotonicClock();
-
 /** Times `step` until `packets` have moved; every iteration goes into `h`. */
 function timeIterations(step: () => number, packets: number, h: Histogram): number {
   let moved = 0;
   let iterations = 0;
-  let prev = clock.now();
+  let prev = monotonicNs();
   while (moved < packets) {
     moved += step();
-    const now = clock.now();
+    const now = monotonicNs();
     h.record(now - prev);
     prev = now;
     iterations++;
@@ -169,9 +143,9 @@ function calibrateSpin(ns: number): number {
   for (let i = 0; i < 1000; i++) x ^= spin(1000); // optimise spin
   let best = Infinity;
   for (let r = 0; r < 20; r++) {
-    const t0 = clock.now();
+    const t0 = monotonicNs();
     x ^= spin(100_000);
-    best = Math.min(best, (clock.now() - t0) / 100_000);
+    best = Math.min(best, (monotonicNs() - t0) / 100_000);
   }
   if (x === 0.5) console.log(x);
   return Math.max(1, Math.round(ns / best));
@@ -288,11 +262,21 @@ export function latencyTable(rows: Latency[]): string {
   return out.join("\n");
 }
 
-const HELP =
-  `deno task bench:latency [--drivers ixgbe,virtio] [--batch 32] [--packets N] [--out FILE]
+const HELP = `Usage: deno task bench:latency [options]
 
-Times every forward() iteration on the instant devices over N packets (default 100 M)
-and prints p50, p99, p99.9, p99.99 and the maximum, with the garbage collections counted.`;
+Times every forward() iteration on the instant devices, each driver in its own
+process under V8's --trace-gc, and prints p50, p99, p99.9, p99.99 and the
+maximum, with the garbage collections counted, and a control loop's tail (the
+machine's own).
+
+Options:
+  --drivers LIST  drivers to measure (default ${DRIVERS.join(",")})
+  --batch N       frames per batch, 1 to 256 (default 32)
+  --packets N     packets per driver (default 100000000)
+  --out FILE      also write the results as JSON
+  -h, --help      show this help
+
+Example: deno task bench:latency --drivers ixgbe --packets 2000000`;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -303,7 +287,7 @@ async function main(): Promise<void> {
       packets: { type: "string", default: "100000000" },
       out: { type: "string" },
       child: { type: "string" },
-      help: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
     },
   });
   if (values.help) {

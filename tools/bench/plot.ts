@@ -122,10 +122,26 @@ export function plot(r: Results): string {
   return out.join("\n") + "\n";
 }
 
+const HELP = `Usage: deno task bench:plot [results.json] [out.svg]
+
+Draws Mpps per CPU core against batch size (log scale, 1 to 256), one line
+per driver and mode, from the results of deno task bench:report, as a
+hand-written SVG.
+
+Arguments:
+  results.json  the results to plot (default tools/bench/results.json)
+  out.svg       where the plot goes (default docs/batch_size.svg)
+  -h, --help    show this help
+
+Example: deno task bench:plot tools/bench/results.json /tmp/batch_size.svg`;
+
 if (import.meta.main) {
   runApp(() => {
+    if (Deno.args.length === 1 && (Deno.args[0] === "--help" || Deno.args[0] === "-h")) {
+      return console.log(HELP);
+    }
     if (Deno.args.length > 2 || Deno.args.some((a) => a.startsWith("-"))) {
-      throw new IxyError("Usage: deno task bench:plot [results.json] [out.svg]");
+      throw new IxyError("Usage: deno task bench:plot [results.json] [out.svg] (see --help)");
     }
     const input = Deno.args[0] ?? `${HERE}results.json`;
     const output = Deno.args[1] ?? `${HERE}../../docs/batch_size.svg`;

@@ -101,6 +101,25 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
+const HELP = `Usage: deno task bench:report [options]
+
+Runs every scenario (driver x mode x batch size) against the instant devices,
+each round in its own process, and prints ns, cycles and Mpps per packet as
+Markdown tables, plus allocations and deoptimisations in steady state (the
+probe). Writes the results as JSON for deno task bench:plot.
+
+Options:
+  --drivers LIST        drivers to measure (default ${DRIVERS.join(",")})
+  --modes LIST          fwd (receive + send) and/or tx (default ${MODES.join(",")})
+  --batches LIST        batch sizes (default ${BATCH_SIZES.join(",")})
+  --probe-batches LIST  batch sizes the probe checks (default 1,32,256)
+  --rounds N            processes per scenario, 1 to 100 (default 3)
+  --no-probe            skip the allocation/deoptimisation probe
+  --out FILE            where the JSON goes (default tools/bench/results.json)
+  -h, --help            show this help
+
+Example: deno task bench:report --drivers ixgbe --modes fwd --batches 32 --rounds 1`;
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     args: Deno.args,
@@ -112,8 +131,10 @@ async function main(): Promise<void> {
       rounds: { type: "string", default: "3" },
       "no-probe": { type: "boolean", default: false },
       out: { type: "string", default: `${HERE}results.json` },
+      help: { type: "boolean", short: "h", default: false },
     },
   });
+  if (values.help) return console.log(HELP);
   const drivers = listOption("drivers", values.drivers, DRIVERS);
   const modes = listOption("modes", values.modes, MODES);
   const batches = listOption("batches", values.batches, BATCH_SIZES.map(String)).map(Number);

@@ -22,12 +22,30 @@ import { IxyError } from "../../src/error.ts";
 import { intOption } from "../lib/cli.ts";
 import { runApp } from "../lib/app.ts";
 
+const HELP = `Usage: deno task bench:sim [seconds] [batch]
+
+Runs our pktgen on port 0 of the software 82599 (tools/sim82599/), cabled to
+port 1, where our fwd sends every frame out of port 2, and prints the rates
+once a second. Measures the model's cost, not the driver's (for that, see
+deno task bench:report).
+
+Arguments:
+  seconds   how long to run, 2 to 3600 (default 10)
+  batch     frames per rxBatch/txBatch call, 1 to 512 (default 32)
+  -h, --help  show this help
+
+Example: deno task bench:sim 5 64`;
+
 // Bad arguments end here with one line (runApp), before the model starts.
 let seconds = 10;
 let batch = 32;
+if (Deno.args.length === 1 && (Deno.args[0] === "--help" || Deno.args[0] === "-h")) {
+  console.log(HELP);
+  Deno.exit(0);
+}
 await runApp(() => {
   if (Deno.args.length > 2 || Deno.args.some((a) => a.startsWith("-"))) {
-    throw new IxyError("Usage: deno task bench:sim [seconds] [batch]");
+    throw new IxyError("Usage: deno task bench:sim [seconds] [batch] (see --help)");
   }
   seconds = intOption("seconds", Deno.args[0] ?? "10", { min: 2, max: 3600 });
   batch = intOption("batch", Deno.args[1] ?? "32", { min: 1, max: 512 });

@@ -30,13 +30,37 @@ import { startView } from "../view/server.ts";
 import { CTRL, RATE, RATE_WORDS, threadCpuNs } from "../view/protocol.ts";
 import { makeScenario } from "./scenarios.ts";
 
+const HELP = `Usage: deno task bench:view [instant|sim|<pci>] [rounds] [seconds per phase]
+
+Does the ring viewer (deno task view) slow the driver? Forwards at full speed
+(512-descriptor rings, batch 32) and counts frames per second, alternating
+phases without a page and with one listening (and, with instant, with no
+viewer at all), per second of wall-clock time and per second on a CPU.
+
+Arguments:
+  instant|sim|<pci>   the benchmarks' instant 82599s (default), the software
+                      82599, or a NIC at a PCI address
+  rounds              rounds of phases, 1 to 1000 (default 5)
+  seconds per phase   1 to 600 (default 6)
+  -h, --help          show this help
+
+Example: deno task bench:view instant 3 2`;
+
 let nic = "instant";
 let rounds = 5;
 let phase = 6;
 let view!: Awaited<ReturnType<typeof startView>>;
 // Bad arguments, or a viewer that cannot start, end in one line (runApp).
 await runApp(async () => {
-  const { positionals } = parseArgs({ args: Deno.args, allowPositionals: true, options: {} });
+  const { values, positionals } = parseArgs({
+    args: Deno.args,
+    allowPositionals: true,
+    options: { help: { type: "boolean", short: "h", default: false } },
+  });
+  if (values.help) {
+    console.log(HELP);
+    Deno.exit(0);
+  }
   if (positionals.length > 3) {
     throw new IxyError(
       "Usage: deno task bench:view [instant|sim|<pci>] [rounds] [seconds per phase]",

@@ -1,0 +1,45 @@
+/**
+ * The benchmarks' clocks: `clock_gettime` from libc (src/ffi.ts) through FFI
+ * into one `struct timespec` made once.
+ *
+ * - {@link monotonicNs}: CLOCK_MONOTONIC, wall-clock time that never jumps
+ *   (`deno task bench:latency` stamps every iteration with it).
+ * - {@link threadCpuNs}: CLOCK_THREAD_CPUTIME_ID, the time the calling thread
+ *   spent on a CPU (`deno task bench:ablation` times its rounds with it: on a
+ *   shared 2-vCPU machine a process gets about half of the wall-clock time,
+ *   and CPU time does not count the other half).
+ *
+ * Why not `performance.now()`: in Deno 2.9.6 it cost ~0.5 µs a read on our
+ * loaded 2-vCPU VM (kvm-clock) against ~0.2 µs for this FFI call, and a
+ * benchmark's clock must not be what allocates. The fast path needs: the
+ * buffer's pointer made once and passed as `pointer` (declared as `buffer`
+ * and given a typed array, the same call allocated: 23 scavenges in 3 M
+ * reads, 0 as `pointer`), the clock id an `i32`, no BigInt.
+ *
+ * Both return nanoseconds since some fixed point, from the low 32 bits of
+ * `tv_sec`: they wrap every 2^32 s, so use differences only.
+ *
+ * @module
+ */
+
+import { LIBC, libc } from "../../src/ffi.ts";
+
+const { clock_gettime } = libc();
+
+// struct timespec { time_t tv_sec; long tv_nsec; }: two 64-bit words; the low
+// 32 bits of each are enough for differences (x86-64 is little-endian). One
+// buffer for both clocks: each read is finished before the next one starts.
+const timespec = new Uint32Array(4);
+const timespecPtr = Deno.UnsafePointer.of(timespec);
+
+/** CLOCK_MONOTONIC, ns since some fixed point (differences only). */
+export function monotonicNs(): number {
+  clock_gettime(LIBC.CLOCK_MONOTONIC, timespecPtr);
+  return timespec[0] * 1e9 + timespec[2];
+}
+
+/** CPU time of the calling thread (CLOCK_THREAD_CPUTIME_ID), ns (differences only). */
+export function threadCpuNs(): number {
+  clock_gettime(LIBC.CLOCK_THREAD_CPUTIME_ID, timespecPtr);
+  return timespec[0] * 1e9 + timespec[2];
+}
