@@ -19,8 +19,10 @@ Deno.test("mempool", async (t) => {
     assert.equal(words[w + 1], 2); // phys hi
     assert.equal(words[w + 2], pool.id);
     assert.equal(words[w + 4], 3); // index
+    // The packet size is PktBuf.size, a plain field (not ixy's header word 5).
     buf.size = 1234;
-    assert.equal(words[w + 5], 1234);
+    assert.equal(buf.size, 1234);
+    assert.equal(words[w + 5], 0);
     assert.equal(buf.dataPhysAddr, buf.physAddr + PKT_BUF_HEADER);
     // The halves drivers write into descriptors: the same bits as lo32/hi32.
     assert.equal(buf.dataPhysLo >>> 0, (0x2_0000_0000 + 3 * 2048 + 64) >>> 0);
