@@ -71,51 +71,42 @@ for (const driver of ["virtio", "ixgbe"] as const) {
   });
 }
 
-// The igb driver sends through the 82599's ring code (drivers/ixgbe/tx.ts),
-// so it keeps the same promise: no exception, no half-written batch.
-Deno.test("igb txBatch stops at the first bad size and takes exactly what it queued", () => {
-  const dev = new InstantIgbDevice();
-  const drv = IgbDevice.attach(dev, dev.dma, { name: "bad-size-igb", linkTimeoutMs: 0 });
-  const pool = Mempool.create(dev.dma, { numEntries: 64 });
-  const bufs: PktBuf[] = [];
-  pool.allocBatch(bufs, 6);
-  const sizes = [60, 60, 0, 60, 1_000_000, 60];
-  sizes.forEach((s, i) => bufs[i].size = s);
-  const sent = drv.txBatch(0, bufs, 6);
-  assert.equal(sent, 2, "bufs[0..2) queued, bufs[2] (size 0) is not");
-  for (let i = sent; i < 6; i++) pool.free(bufs[i]);
-  bufs[0] = pool.alloc()!;
-  bufs[0].size = 1_000_000;
-  assert.equal(drv.txBatch(0, bufs, 1), 0, "too large: not taken");
-  pool.free(bufs[0]);
-  // The tail (TDT) moved past exactly the two frames taken, nothing stale.
-  assert.equal(dev.transmit(), 2);
-  drv.close();
-  assert.equal(pool.freeCount, 64, "every buffer back");
-});
+// igb sends through the 82599's ring code (drivers/ixgbe/tx.ts); e1000 writes
+// legacy descriptors (8254x SDM 3.3.3) in a loop of its own. Both keep the
+// same promise: no exception, no half-written batch.
+const BAD_SIZE_FAMILIES = [
+  ["igb", () => {
+    const dev = new InstantIgbDevice();
+    return { dev, drv: IgbDevice.attach(dev, dev.dma, { name: "bad-size-igb", linkTimeoutMs: 0 }) };
+  }],
+  ["e1000", () => {
+    const dev = new InstantE1000Device();
+    const opts = { name: "bad-size-e1000", linkTimeoutMs: 0 };
+    return { dev, drv: E1000Device.attach(dev, dev.dma, opts) };
+  }],
+] as const;
 
-// The e1000 driver writes legacy descriptors (8254x SDM 3.3.3) in a loop of
-// its own: the same promise, checked the same way.
-Deno.test("e1000 txBatch stops at the first bad size and takes exactly what it queued", () => {
-  const dev = new InstantE1000Device();
-  const drv = E1000Device.attach(dev, dev.dma, { name: "bad-size-e1000", linkTimeoutMs: 0 });
-  const pool = Mempool.create(dev.dma, { numEntries: 64 });
-  const bufs: PktBuf[] = [];
-  pool.allocBatch(bufs, 6);
-  const sizes = [60, 60, 0, 60, 1_000_000, 60];
-  sizes.forEach((s, i) => bufs[i].size = s);
-  const sent = drv.txBatch(0, bufs, 6);
-  assert.equal(sent, 2, "bufs[0..2) queued, bufs[2] (size 0) is not");
-  for (let i = sent; i < 6; i++) pool.free(bufs[i]);
-  bufs[0] = pool.alloc()!;
-  bufs[0].size = 1_000_000;
-  assert.equal(drv.txBatch(0, bufs, 1), 0, "too large: not taken");
-  pool.free(bufs[0]);
-  // The tail (TDT) moved past exactly the two frames taken, nothing stale.
-  assert.equal(dev.transmit(), 2);
-  drv.close();
-  assert.equal(pool.freeCount, 64, "every buffer back");
-});
+for (const [family, open] of BAD_SIZE_FAMILIES) {
+  Deno.test(`${family} txBatch stops at the first bad size and takes exactly what it queued`, () => {
+    const { dev, drv } = open();
+    const pool = Mempool.create(dev.dma, { numEntries: 64 });
+    const bufs: PktBuf[] = [];
+    pool.allocBatch(bufs, 6);
+    const sizes = [60, 60, 0, 60, 1_000_000, 60];
+    sizes.forEach((s, i) => bufs[i].size = s);
+    const sent = drv.txBatch(0, bufs, 6);
+    assert.equal(sent, 2, "bufs[0..2) queued, bufs[2] (size 0) is not");
+    for (let i = sent; i < 6; i++) pool.free(bufs[i]);
+    bufs[0] = pool.alloc()!;
+    bufs[0].size = 1_000_000;
+    assert.equal(drv.txBatch(0, bufs, 1), 0, "too large: not taken");
+    pool.free(bufs[0]);
+    // The tail (TDT) moved past exactly the two frames taken, nothing stale.
+    assert.equal(dev.transmit(), 2);
+    drv.close();
+    assert.equal(pool.freeCount, 64, "every buffer back");
+  });
+}
 
 Deno.test("virtio rxBatch: used-ring ids out of range or not held are counted, never thrown", () => {
   const { drv, lie } = virtio();
