@@ -79,7 +79,7 @@ const SYMBOLS = {
   // uid_t geteuid(void);  (error messages: who we are)
   geteuid: { parameters: [], result: "u32" },
   // int clock_gettime(clockid_t clk, struct timespec *tp);  the benchmarks'
-  // clocks (tools/bench/clock.ts). `pointer`, not `buffer`: a typed array
+  // clocks (tools/lib/clock.ts). `pointer`, not `buffer`: a typed array
   // passed as `buffer` made the call allocate (see there).
   clock_gettime: { parameters: ["i32", "pointer"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;

@@ -17,7 +17,7 @@
  *
  * Per round every variant runs `--packets` packets, in a rotating order; the
  * time of a round is the main thread's CPU time (CLOCK_THREAD_CPUTIME_ID
- * through FFI, tools/bench/clock.ts `threadCpuNs`): on a 2-vCPU machine
+ * through FFI, tools/lib/clock.ts `threadCpuNs`): on a 2-vCPU machine
  * shared with other work a process gets about half of the wall-clock time,
  * and CPU time does not count the other half. Printed: min and median ns/packet per variant over the rounds, and
  * the median's difference to `base`; the load average before and after.
@@ -37,7 +37,7 @@ import { basename, join } from "node:path";
 import { IxyError } from "../../src/error.ts";
 import { runApp } from "../lib/app.ts";
 import { intOption } from "../lib/cli.ts";
-import { threadCpuNs } from "./clock.ts";
+import { threadCpuNs } from "../lib/clock.ts";
 
 interface Variant {
   name: string;

@@ -18,7 +18,7 @@
  *
  * The clock: each iteration is stamped with one read of CLOCK_MONOTONIC,
  * `clock_gettime` from libc through FFI into a buffer made once
- * (tools/bench/clock.ts `monotonicNs`, which says why not
+ * (tools/lib/clock.ts `monotonicNs`, which says why not
  * `performance.now()`); the time between two stamps is one iteration plus
  * one clock read. Two stamps around nothing are ~0.06 µs apart (median).
  *
@@ -35,7 +35,7 @@ import { parseArgs } from "node:util";
 import { DRIVERS, makeScenario } from "./scenarios.ts";
 import { cpuInfo, load } from "./run.ts";
 import { runApp } from "../lib/app.ts";
-import { monotonicNs } from "./clock.ts";
+import { monotonicNs } from "../lib/clock.ts";
 
 /**
  * Histogram buckets: 16 per octave (each ~4.4 % wide) from 1 ns to 2^30 ns.

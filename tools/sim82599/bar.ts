@@ -11,9 +11,11 @@
  *
  * - the arguments travel as plain numbers (`#roundTrip`), not in an options
  *   object: V8 removes such an object only where it inlines the callee;
- * - the time stamp of each request comes from {@link DriverClock}, an
- *   integer clock, not `performance.now()`, whose double result becomes a new
- *   heap number wherever that call is not inlined;
+ * - the time stamp of each request, in the driver's clock (microseconds,
+ *   wrapping at 2^32: protocol.ts `ENTRY_WORDS`), comes from
+ *   tools/lib/clock.ts `monotonicMicros32`, an integer clock, not
+ *   `performance.now()`, whose double result becomes a new heap number
+ *   wherever that call is not inlined;
  * - a read's time limit is counted in timed-out waits, so the wait loop reads
  *   no clock at all.
  *
@@ -28,6 +30,7 @@
 
 import type { RegisterSpace } from "../../src/mmio.ts";
 import { IxyError } from "../../src/error.ts";
+import { monotonicMicros32 } from "../lib/clock.ts";
 import { CTRL, ENTRY_WORDS, OP, RING, RING_CAPACITY } from "./protocol.ts";
 
 /** How long a read waits for the device before giving up. */
@@ -40,51 +43,6 @@ const ANSWER_TIMEOUT_MS = 5000;
  */
 const WAIT_SLICE_MS = 20;
 
-/** CLOCK_MONOTONIC (Linux <time.h>). */
-const CLOCK_MONOTONIC = 1;
-
-/**
- * The driver's clock in microseconds, wrapping at 2^32 (protocol.ts
- * `ENTRY_WORDS`), which stamps every request: CLOCK_MONOTONIC read with
- * `clock_gettime` through FFI into a `struct timespec` made once, as
- * tools/bench/latency.ts does. Not `performance.now()`: it returns a double,
- * which V8 boxes into a new heap number (16 bytes) wherever the call is not
- * inlined into its caller. The FFI call returns an i32 and takes a pointer
- * made once, and the microseconds are computed in 32-bit integers.
- */
-class DriverClock {
-  #lib: Deno.DynamicLibrary<{
-    clock_gettime: { parameters: ["i32", "pointer"]; result: "i32" };
-  }>;
-  // struct timespec { time_t tv_sec; long tv_nsec; }: two 64-bit words; the
-  // low 32 bits of each suffice for a clock that wraps (x86-64 is little-endian).
-  // In an ArrayBuffer of its own, whose memory the collector never moves.
-  #ts = new Int32Array(new ArrayBuffer(16));
-  #ptr = Deno.UnsafePointer.of(this.#ts);
-
-  constructor() {
-    try {
-      this.#lib = Deno.dlopen("libc.so.6", {
-        clock_gettime: { parameters: ["i32", "pointer"], result: "i32" },
-      });
-    } catch (e) {
-      throw new IxyError(
-        `The software 82599 reads the driver's clock from libc (clock_gettime) and could not ` +
-          `open it: ${(e as Error).message}. Run with -A (or --allow-ffi).`,
-      );
-    }
-  }
-
-  /** Microseconds since some fixed point, wrapping at 2^32: integer arithmetic only. */
-  micros(): number {
-    this.#lib.symbols.clock_gettime(CLOCK_MONOTONIC, this.#ptr);
-    return (Math.imul(this.#ts[0], 1_000_000) + ((this.#ts[2] / 1000) | 0)) | 0;
-  }
-}
-
-/** The one driver clock of this thread, opened by the first {@link SimBar}. */
-let clock: DriverClock | undefined;
-
 /** BAR0 of one model port, as the driver sees it. */
 export class SimBar implements RegisterSpace {
   /** The port's name (for error messages). */
@@ -92,14 +50,12 @@ export class SimBar implements RegisterSpace {
   #ring: Int32Array;
   #ctrl: Int32Array;
   #seq = 0;
-  #clock: DriverClock;
 
   /** Wraps a port's request ring and the shared control array. */
   constructor(name: string, shared: { ring: SharedArrayBuffer; ctrl: SharedArrayBuffer }) {
     this.name = name;
     this.#ring = new Int32Array(shared.ring);
     this.#ctrl = new Int32Array(shared.ctrl);
-    this.#clock = clock ??= new DriverClock();
   }
 
   /** Posts a register read and waits for the device's answer. */
@@ -114,7 +70,7 @@ export class SimBar implements RegisterSpace {
     this.#ring[e + 1] = offset;
     this.#ring[e + 2] = value | 0;
     this.#ring[e + 3] = 0;
-    this.#ring[e + 4] = this.#clock.micros();
+    this.#ring[e + 4] = monotonicMicros32();
     this.#publish();
   }
 
@@ -136,7 +92,7 @@ export class SimBar implements RegisterSpace {
     this.#ring[e + 1] = a;
     this.#ring[e + 2] = b | 0;
     this.#ring[e + 3] = seq;
-    this.#ring[e + 4] = this.#clock.micros();
+    this.#ring[e + 4] = monotonicMicros32();
     this.#publish();
     let waitedMs = 0;
     for (;;) {

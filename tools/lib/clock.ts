@@ -1,5 +1,5 @@
 /**
- * The benchmarks' clocks: `clock_gettime` from libc (src/ffi.ts) through FFI
+ * The tools' fast clocks: `clock_gettime` from libc (src/ffi.ts) through FFI
  * into one `struct timespec` made once.
  *
  * - {@link monotonicNs}: CLOCK_MONOTONIC, wall-clock time that never jumps
@@ -42,4 +42,14 @@ export function monotonicNs(): number {
 export function threadCpuNs(): number {
   clock_gettime(LIBC.CLOCK_THREAD_CPUTIME_ID, timespecPtr);
   return timespec[0] * 1e9 + timespec[2];
+}
+
+/**
+ * CLOCK_MONOTONIC in microseconds, wrapping at 2^32 (an int32: differences
+ * only). Integer arithmetic only, so the result is a small integer and never
+ * allocates.
+ */
+export function monotonicMicros32(): number {
+  clock_gettime(LIBC.CLOCK_MONOTONIC, timespecPtr);
+  return (Math.imul(timespec[0], 1_000_000) + ((timespec[2] / 1000) | 0)) | 0;
 }
