@@ -32,7 +32,12 @@
  * @module
  */
 
-import type { DeviceOptions, IxyDevice, PciFunction } from "../../src/device.ts";
+import {
+  type DeviceOptions,
+  type IxyDevice,
+  macFromReceiveAddress,
+  type PciFunction,
+} from "../../src/device.ts";
 import { type DmaAllocator, hi32, lo32 } from "../../src/memory.ts";
 import type { DeviceStats } from "../../src/stats.ts";
 import { Mempool, type PktBuf } from "../../src/mempool.ts";
@@ -596,16 +601,7 @@ export class E1000Device implements IxyDevice {
 
   /** The MAC address in receive address 0 (RAL/RAH(0), 13.4.30), loaded from the EEPROM. */
   getMacAddress(): Uint8Array {
-    const lo = this.#regs.read32(E1000_RAL(0));
-    const hi = this.#regs.read32(E1000_RAH(0));
-    return Uint8Array.of(
-      lo & 0xff,
-      (lo >>> 8) & 0xff,
-      (lo >>> 16) & 0xff,
-      lo >>> 24,
-      hi & 0xff,
-      (hi >>> 8) & 0xff,
-    );
+    return macFromReceiveAddress(this.#regs.read32(E1000_RAL(0)), this.#regs.read32(E1000_RAH(0)));
   }
 
   /**

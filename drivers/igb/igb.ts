@@ -36,7 +36,12 @@
  * @module
  */
 
-import type { DeviceOptions, IxyDevice, PciFunction } from "../../src/device.ts";
+import {
+  type DeviceOptions,
+  type IxyDevice,
+  macFromReceiveAddress,
+  type PciFunction,
+} from "../../src/device.ts";
 import type { InterruptVector } from "../../src/interrupts.ts";
 import { IGB_DEFAULT_INTERRUPT_RATE, IgbInterrupts } from "./interrupts.ts";
 import { type DmaAllocator, hi32, lo32 } from "../../src/memory.ts";
@@ -508,16 +513,7 @@ export class IgbDevice implements IxyDevice {
 
   /** The MAC address in receive address filter 0 (RAL/RAH(0)), loaded from the EEPROM. */
   getMacAddress(): Uint8Array {
-    const lo = this.#regs.read32(IGB_RAL(0));
-    const hi = this.#regs.read32(IGB_RAH(0));
-    return Uint8Array.of(
-      lo & 0xff,
-      (lo >>> 8) & 0xff,
-      (lo >>> 16) & 0xff,
-      lo >>> 24,
-      hi & 0xff,
-      (hi >>> 8) & 0xff,
-    );
+    return macFromReceiveAddress(this.#regs.read32(IGB_RAL(0)), this.#regs.read32(IGB_RAH(0)));
   }
 
   /**

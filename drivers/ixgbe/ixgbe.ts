@@ -23,7 +23,12 @@
  * @module
  */
 
-import type { DeviceOptions, IxyDevice, PciFunction } from "../../src/device.ts";
+import {
+  type DeviceOptions,
+  type IxyDevice,
+  macFromReceiveAddress,
+  type PciFunction,
+} from "../../src/device.ts";
 import type { InterruptVector } from "../../src/interrupts.ts";
 import { IXGBE_DEFAULT_INTERRUPT_RATE, IxgbeInterrupts } from "./interrupts.ts";
 import { type DmaAllocator, hi32, lo32 } from "../../src/memory.ts";
@@ -533,16 +538,7 @@ export class IxgbeDevice implements IxyDevice, RingIntrospection {
 
   /** The MAC address in receive address filter 0 (RAL/RAH(0), 8.2.3.7.9-10), loaded from the EEPROM. */
   getMacAddress(): Uint8Array {
-    const lo = this.#regs.read32(IXGBE_RAL(0));
-    const hi = this.#regs.read32(IXGBE_RAH(0));
-    return Uint8Array.of(
-      lo & 0xff,
-      (lo >>> 8) & 0xff,
-      (lo >>> 16) & 0xff,
-      lo >>> 24,
-      hi & 0xff,
-      (hi >>> 8) & 0xff,
-    );
+    return macFromReceiveAddress(this.#regs.read32(IXGBE_RAL(0)), this.#regs.read32(IXGBE_RAH(0)));
   }
 
   /**
