@@ -288,16 +288,18 @@ export async function installPackages(
   log(`Installed ${plan.packages.join(" ")}`);
 }
 
+/** True if `path` exists (anything `stat` can see; a dangling link is false). */
+export function pathExists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Finds out what {@link planInstall} needs to know about this machine. */
 export async function probeHost(): Promise<HostFacts> {
-  const exists = (path: string): boolean => {
-    try {
-      Deno.statSync(path);
-      return true;
-    } catch {
-      return false;
-    }
-  };
   const readText = (path: string): string | undefined => {
     try {
       return Deno.readTextFileSync(path);
@@ -324,8 +326,8 @@ export async function probeHost(): Promise<HostFacts> {
     apt,
     os: parseOsRelease(readText("/etc/os-release") ?? readText("/usr/lib/os-release") ?? ""),
     backportsEnabled,
-    backportsFileExists: exists(BACKPORTS.sourcePath),
-    keyring: exists(BACKPORTS.keyring),
+    backportsFileExists: pathExists(BACKPORTS.sourcePath),
+    keyring: pathExists(BACKPORTS.keyring),
   };
 }
 

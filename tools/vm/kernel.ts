@@ -16,7 +16,7 @@
  */
 
 import { VmError } from "./errors.ts";
-import { cacheRoot, errorText, type HostTools, isRoot, runTool } from "./host.ts";
+import { cacheRoot, errorText, type HostTools, isRoot, pathExists, runTool } from "./host.ts";
 import { ensureVmlinux } from "./vmlinux.ts";
 
 /** The Debian meta-package that always depends on the current kernel image. */
@@ -200,16 +200,8 @@ function newestCachedKernel(kernelsDir: string): Kernel | undefined {
  * paths expect lib/modules, so link one to the other when needed.
  */
 function linkUsrLibModules(root: string, version: string): void {
-  const exists = (path: string): boolean => {
-    try {
-      Deno.statSync(path);
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  if (exists(`${root}/lib/modules/${version}`)) return;
-  if (exists(`${root}/usr/lib/modules/${version}`)) {
+  if (pathExists(`${root}/lib/modules/${version}`)) return;
+  if (pathExists(`${root}/usr/lib/modules/${version}`)) {
     Deno.mkdirSync(`${root}/lib`, { recursive: true });
     Deno.symlinkSync("../usr/lib/modules", `${root}/lib/modules`);
   }

@@ -12,7 +12,7 @@
  * @module
  */
 
-import { errorText, findExecutable, runTool } from "./host.ts";
+import { errorText, findExecutable, pathExists, runTool } from "./host.ts";
 
 /** Where the compressed kernel sits inside a bzImage. */
 export interface BzImagePayload {
@@ -115,16 +115,8 @@ const DECOMPRESSORS = {
  * @returns the image QEMU should boot: the ELF if usable, else the bzImage
  */
 export async function ensureVmlinux(options: EnsureVmlinuxOptions): Promise<string> {
-  const exists = (path: string): boolean => {
-    try {
-      Deno.statSync(path);
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  if (exists(options.vmlinux)) return options.vmlinux;
-  if (exists(`${options.vmlinux}.unusable`)) return options.vmlinuz;
+  if (pathExists(options.vmlinux)) return options.vmlinux;
+  if (pathExists(`${options.vmlinux}.unusable`)) return options.vmlinuz;
   const fallBack = (reason: string): string => {
     options.log?.(`Booting the compressed kernel, about 2 s slower per boot: ${reason}`);
     return options.vmlinuz;
