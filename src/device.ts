@@ -96,8 +96,9 @@ export interface IxyDevice {
 /**
  * The MAC address held in an Intel receive address register pair: RAL has
  * bytes 0-3 (byte 0 in bits 7:0), RAH bytes 4-5 in its low 16 bits (82599
- * 8.2.3.7.9-10, 82576 8.10.x RAL/RAH, 8254x 13.4.30). The ixgbe, igb and
- * e1000 drivers read RAL(0)/RAH(0), which the device loads from its EEPROM.
+ * 8.2.3.7.9-10; 8254x 13.4.30; the 82576's RAL/RAH at 0x5400/0x5404 alike).
+ * The ixgbe, igb and e1000 drivers read RAL(0)/RAH(0), which the device
+ * loads from its EEPROM.
  *
  * @param ral the RAL register's value
  * @param rah the RAH register's value (its AV bit and pool select are ignored)
