@@ -36,6 +36,7 @@ import { DRIVERS, makeScenario } from "./scenarios.ts";
 import { cpuInfo, load } from "./run.ts";
 import { runApp } from "../lib/app.ts";
 import { monotonicNs } from "../lib/clock.ts";
+import { v8FlagsArgument } from "../lib/v8_flags.ts";
 
 /**
  * Histogram buckets: 16 per octave (each ~4.4 % wide) from 1 ns to 2^30 ns.
@@ -212,7 +213,7 @@ async function measure(driver: string, batch: number, packets: number): Promise<
       Deno.execPath(),
       "run",
       "-A",
-      "--v8-flags=--trace-gc,--trace-deopt,--expose-gc",
+      v8FlagsArgument("--trace-gc", "--trace-deopt", "--expose-gc"),
       new URL(import.meta.url).pathname,
       "--child",
       driver,

@@ -17,6 +17,9 @@
  * 5 repetitions × 2 M packets; we report the minimum (the run least
  * disturbed by other processes) and the median of all repetitions.
  *
+ * Flags: each measuring process runs with the V8 flags of `deno task fwd`
+ * (tools/lib/v8_flags.ts), also when this file is run without the task.
+ *
  * @module
  */
 
@@ -26,6 +29,7 @@ import type { Measurement, Probe } from "./measure.ts";
 import { IxyError } from "../../src/error.ts";
 import { intOption } from "../lib/cli.ts";
 import { runApp } from "../lib/app.ts";
+import { v8FlagsArgument } from "../lib/v8_flags.ts";
 
 const HERE = new URL(".", import.meta.url).pathname;
 
@@ -152,7 +156,15 @@ async function main(): Promise<void> {
       for (const batch of batches) {
         const all: number[] = [];
         for (let r = 0; r < rounds; r++) {
-          const text = await deno(["run", "-A", `${HERE}measure.ts`, driver, mode, String(batch)]);
+          const text = await deno([
+            "run",
+            "-A",
+            v8FlagsArgument(),
+            `${HERE}measure.ts`,
+            driver,
+            mode,
+            String(batch),
+          ]);
           const m = JSON.parse(text.trim().split("\n").pop()!) as Measurement;
           all.push(...m.nsPerPacket);
         }
@@ -217,7 +229,7 @@ async function probe(driver: string, mode: string, batch: number): Promise<Resul
   const text = await deno([
     "run",
     "-A",
-    "--v8-flags=--expose-gc,--trace-gc,--trace-deopt",
+    v8FlagsArgument("--expose-gc", "--trace-gc", "--trace-deopt"),
     `${HERE}measure.ts`,
     driver,
     mode,
