@@ -43,3 +43,38 @@ Deno.test("40 M forwarded packets: no deoptimisation and no GC in steady state (
     Deno.removeSync(out);
   }
 });
+
+Deno.test("bench:latency's timing loop allocates nothing even before V8 optimises it", async () => {
+  // With V8's optimising tiers off, every double lives in a heap number: a
+  // timing loop that computes with doubles allocates one per iteration, and
+  // a window that begins before V8 has optimised the loop counts those GCs
+  // as the driver's (it happened under load).
+  const run = await new Deno.Command("stdbuf", {
+    args: [
+      "-oL",
+      Deno.execPath(),
+      "run",
+      "-A",
+      "--v8-flags=--trace-gc,--expose-gc,--no-maglev,--no-turbofan",
+      new URL("../../tools/bench/latency.ts", import.meta.url).pathname,
+      "--child",
+      "ixgbe",
+      "--batch",
+      "32",
+      "--packets",
+      "2000000",
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(run.stdout);
+  assert.ok(run.success, text + new TextDecoder().decode(run.stderr));
+  const lines = text.split("\n");
+  const window = lines.slice(
+    lines.indexOf("=== LATENCY WINDOW BEGIN ==="),
+    lines.indexOf("=== LATENCY WINDOW END ==="),
+  );
+  assert.ok(window.length > 0, text);
+  const gcs = window.filter((l) => / (Scavenge|Mark-Compact|Minor Mark)/.test(l));
+  assert.deepEqual(gcs, [], "GCs inside the window of unoptimised code");
+});

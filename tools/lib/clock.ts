@@ -45,6 +45,26 @@ export function threadCpuNs(): number {
 }
 
 /**
+ * CLOCK_MONOTONIC in nanoseconds modulo 2^30 (~1.07 s), a small integer:
+ * `(later - earlier) & NS30_MASK` is the time between two reads less than
+ * ~1.07 s apart. For timing loops that must not allocate in any tier of V8:
+ * {@link monotonicNs} returns a double, and code V8 has not optimised yet
+ * keeps each double in a new heap number. Found by `deno task bench:latency`:
+ * in 2 of 10 runs under load its window (timed with `monotonicNs`) counted
+ * 5-11 scavenges with no deoptimisation — V8 was still compiling the timing
+ * loop when the window began. With V8's optimising tiers off
+ * (`--no-maglev --no-turbofan`) that loop allocated, and one timed with this
+ * clock does not (tests/unit/long_run_test.ts).
+ */
+export function monotonicNs30(): number {
+  clock_gettime(LIBC.CLOCK_MONOTONIC, timespecPtr);
+  return (Math.imul(timespec[0], 1_000_000_000) + timespec[2]) & NS30_MASK;
+}
+
+/** The mask for differences of {@link monotonicNs30}. */
+export const NS30_MASK = 0x3fffffff;
+
+/**
  * CLOCK_MONOTONIC in microseconds, wrapping at 2^32 (an int32: differences
  * only). Integer arithmetic only, so the result is a small integer and never
  * allocates.
