@@ -89,7 +89,10 @@ export class Histogram {
     const b = ns < 1 ? 0 : Math.min(BUCKETS - 1, Math.floor(Math.log2(ns) * PER_OCTAVE));
     this.counts[b]++;
     this.count++;
-    if (ns > this.max) this.max = ns;
+    // Every call stores (no branch): a store V8 has only seen a few times
+    // during warm-up deoptimised the loop when a new maximum came in the
+    // window ("insufficient type feedback").
+    this.max = Math.max(this.max, ns);
   }
 
   /** How many durations fell into buckets wholly above `ns`. */

@@ -58,7 +58,9 @@ export function threadCpuNs(): number {
  */
 export function monotonicNs30(): number {
   clock_gettime(LIBC.CLOCK_MONOTONIC, timespecPtr);
-  return (Math.imul(timespec[0], 1_000_000_000) + timespec[2]) & NS30_MASK;
+  // Each term below 2^30 before the add, so the sum stays an int32: an add
+  // that can overflow int32 deoptimises the caller when it first does.
+  return ((Math.imul(timespec[0], 1_000_000_000) & NS30_MASK) + timespec[2]) & NS30_MASK;
 }
 
 /** The mask for differences of {@link monotonicNs30}. */
