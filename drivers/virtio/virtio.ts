@@ -457,7 +457,9 @@ export class VirtioDevice implements IxyDevice, RingIntrospection {
       bytes += size;
       bufs[n++] = buf;
     }
-    if (vq.availIdx !== Atomics.load(vq.avail, 1)) {
+    // avail.idx is ours (we are its only writer): a plain load of what we
+    // published last, no Atomics needed.
+    if (vq.availIdx !== vq.avail[1]) {
       vq.publishAvailable();
       if (!vq.deviceSuppressesNotify()) this.#transport.notify(vq.index);
     }

@@ -192,16 +192,30 @@ export class Virtqueue {
 
   /**
    * The device's used.idx, read fresh from memory each time. The used-ring
-   * entries it covers are read after it (load→load, section 2.6.14): a
-   * plain `mov` on x86, whose loads are not reordered with older loads,
-   * and the JIT does not hoist later loads above an Atomics call.
+   * entries it covers are read after it (load→load, section 2.6.14): x86
+   * does not reorder loads with older loads, and V8 keeps typed-array loads
+   * in program order, one per call (tests/unit/plain_load_test.ts spins on
+   * such a load while another thread writes it). JavaScript note: a plain
+   * load, as ixgbe's DD status (drivers/ixgbe/rx.ts, change 4 of
+   * docs/performance.md): `Atomics.load` on this non-shared view is a call
+   * of V8's AtomicsLoad builtin (~6 ns) for the same `mov`, and at small
+   * batches these loads are per packet. Measured with the two loads below
+   * (thread CPU time, interleaved): virtio fwd at batch 1 116 -> 93 ns per
+   * packet (-20 %), tx (pktgen's loop) at batch 1 59 -> 50 ns (-16 %), fwd
+   * at batch 32 -1.6 %, within noise (docs/performance.md, change 11).
    */
   deviceUsedIdx(): number {
-    return Atomics.load(this.usedHeader, 1);
+    return this.usedHeader[1];
   }
 
-  /** True if the device asked not to be notified (VRING_USED_F_NO_NOTIFY). */
+  /**
+   * True if the device asked not to be notified (VRING_USED_F_NO_NOTIFY).
+   * Read only after {@link publishAvailable}: its `Atomics.store` is a full
+   * fence, and V8 does not move a later load above that call, so a plain
+   * load here sees the flags as they were after the new avail.idx became
+   * visible (section 2.6.13.4).
+   */
   deviceSuppressesNotify(): boolean {
-    return (Atomics.load(this.usedHeader, 0) & 1) !== 0;
+    return (this.usedHeader[0] & 1) !== 0;
   }
 }
