@@ -138,8 +138,10 @@ export function rxBatch(q: RxRing, bufs: PktBuf[], count: number): number {
   let n = 0;
   while (n < count) {
     const w = index * 4;
-    // Volatile read: the device writes this word last (7.1.5).
-    const status = Atomics.load(desc, w + RXD.WB_STATUS_ERROR);
+    // The device writes this word last (7.1.5); the length below is read
+    // after it. A plain load, not `Atomics.load`: as volatile here and no
+    // builtin call (drivers/ixgbe/rx.ts, rxBatch: why).
+    const status = desc[w + RXD.WB_STATUS_ERROR];
     if ((status & IGB_RXDADV_STAT.DD) === 0) break;
     const fresh = q.pool.alloc();
     if (fresh === undefined) break; // the app holds every buffer: retry next call
