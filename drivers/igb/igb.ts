@@ -29,9 +29,10 @@
  *   {@link IgbDevice}); only the tail register TDT is the 82576's.
  *
  * JavaScript notes: as in ixgbe.ts — descriptors are words of a
- * `Uint32Array`, 64-bit addresses two 32-bit halves, the device's writes are
- * read with `Atomics.load` (C's `volatile`), and the packet path allocates
- * nothing.
+ * `Uint32Array`, 64-bit addresses two 32-bit halves, the status word the
+ * device writes last is read with a plain load (as volatile here as C's, and
+ * cheaper than `Atomics.load`: drivers/ixgbe/rx.ts, rxBatch), and the packet
+ * path allocates nothing.
  *
  * @module
  */
