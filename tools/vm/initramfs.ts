@@ -187,6 +187,8 @@ cat /proc/uptime > /ixyrun/started
 # run.sh (written by the host) sets the environment, cds and runs the command.
 chroot /newroot /bin/sh /run/ixy/run.sh </dev/null >/dev/ttyS1 2>&1
 code=$?
+# The uptime again: the host compares both with its own clock (guest_clock.ts).
+cat /proc/uptime > /ixyrun/finished
 echo $code > /ixyrun/exit_code
 echo "ixy init: the command exited with $code; powering off"
 
