@@ -61,6 +61,11 @@ Deno.test("guestClockError: a VmError that says what happened and what to do", (
   assert.match(error.message, /while the guest booted/);
   assert.match(error.message, /Run it again/);
   assert.match(error.message, /--verbose/);
+  // A boot that counted little is QEMU's and the firmware's time, not a slow clock.
+  assert.equal(guestClockError("boot", 60, 6), undefined);
+  // Nor a command whose end the host only knows as QEMU's exit (an upper bound).
+  assert.equal(guestClockError("command", 60, 6, 0, true), undefined);
+  assert.match(guestClockError("command", 5, 225, 0, true)?.message ?? "", /faster/);
   const slow = guestClockError("command", 60, 6, 0);
   assert.match(slow?.message ?? "", /10× slower than the host's/);
   assert.match(slow?.message ?? "", /while the command ran/);
