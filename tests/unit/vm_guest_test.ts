@@ -106,6 +106,8 @@ Deno.test("initScript: the boot steps are all there", () => {
       "ip link set lo up",
       "stty -F /dev/ttyS1 raw",
       "chroot /newroot /bin/sh /run/ixy/run.sh",
+      "cat /proc/uptime > /ixyrun/started",
+      "cat /proc/uptime > /ixyrun/finished",
       "> /ixyrun/exit_code",
       "poweroff -f",
     ]

@@ -187,6 +187,8 @@ cat /proc/uptime > /ixyrun/started
 # run.sh (written by the host) sets the environment, cds and runs the command.
 chroot /newroot /bin/sh /run/ixy/run.sh </dev/null >/dev/ttyS1 2>&1
 code=$?
+# The uptime again: the host compares both with its own clock (guest_clock.ts).
+cat /proc/uptime > /ixyrun/finished
 echo $code > /ixyrun/exit_code
 echo "ixy init: the command exited with $code; powering off"
 
@@ -230,12 +232,7 @@ export async function ensureInitramfs(options: EnsureInitramfsOptions): Promise<
   const hash = [...digest.slice(0, 6)].map((b) => b.toString(16).padStart(2, "0")).join("");
   const dir = `${cacheRoot()}/initramfs`;
   const target = `${dir}/${kernel.version}-${hash}.cpio`;
-  try {
-    await Deno.stat(target);
-    return target; // already built
-  } catch {
-    // build it below
-  }
+  if (await useCachedArchive(target)) return target; // already built
   options.log?.(`Building the initramfs ${target}`);
   await Deno.mkdir(dir, { recursive: true });
   const stage = await Deno.makeTempDir({ dir, prefix: ".stage-" });
@@ -275,19 +272,50 @@ export async function ensureInitramfs(options: EnsureInitramfsOptions): Promise<
   return target;
 }
 
+/** An archive unused for this long may be deleted by {@link removeStaleArchives}. */
+const STALE_AFTER_MS = 10 * 60 * 1000;
+
 /**
- * Deletes archives that an older /init or module list left in the cache. Only
- * those unused for 10 minutes: a run started just before may not have handed
- * its archive to QEMU yet.
+ * Takes an archive from the cache, if it is there, and marks it used now by
+ * setting its modification time (the archive never changes once built, so
+ * mtime is free to mean "last used"). The access time cannot say that: with
+ * the usual `relatime` mount option the kernel updates it only when it is
+ * older than the mtime or a day old, so an archive that QEMU reads every
+ * minute looks unused 10 minutes after it was built, and a run of another
+ * branch (another /init, so another archive) would delete it.
+ *
+ * @param path the archive
+ * @returns whether it exists
  */
-async function removeStaleArchives(dir: string, keep: string): Promise<void> {
-  const cutoff = Date.now() - 10 * 60 * 1000;
+export async function useCachedArchive(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+  } catch {
+    return false;
+  }
+  const now = new Date();
+  // A cache we may read but not write (another user's) still serves; it
+  // only cannot record the use.
+  await Deno.utime(path, now, now).catch(() => {});
+  return true;
+}
+
+/**
+ * Deletes archives that an older /init or module list left in the cache: those
+ * not used for 10 minutes ({@link useCachedArchive} sets the mtime at each use),
+ * since a run that took its archive just before may not have handed it to QEMU yet.
+ *
+ * @param dir the cache directory of the archives
+ * @param keep the archive just built
+ */
+export async function removeStaleArchives(dir: string, keep: string): Promise<void> {
+  const cutoff = Date.now() - STALE_AFTER_MS;
   for (const entry of Deno.readDirSync(dir)) {
     const path = `${dir}/${entry.name}`;
     if (!entry.isFile || !entry.name.endsWith(".cpio") || path === keep) continue;
     const info = await Deno.stat(path).catch(() => undefined);
-    const used = Math.max(info?.mtime?.getTime() ?? 0, info?.atime?.getTime() ?? 0);
-    if (used < cutoff) await Deno.remove(path).catch(() => {});
+    const lastUsed = info?.mtime?.getTime() ?? 0;
+    if (lastUsed < cutoff) await Deno.remove(path).catch(() => {});
   }
 }
 

@@ -430,7 +430,12 @@ export function kernelCommandLine(spec: KernelCommandLineSpec): string {
     "panic=-1",
     // No Spectre/Meltdown workarounds: costly under TCG, useless in a lab VM.
     "mitigations=off",
-    // Trust the emulated TSC; skips a clock check that is slow under TCG.
+    // Keep time with the TSC. TCG's `-cpu max` is an AMD without constant_tsc,
+    // so with 2 CPUs the kernel would mark the TSC unstable at boot ("TSCs
+    // unsynchronized") and use the HPET, whose reads cost 4-5x more under TCG
+    // (clock_gettime 1.5-2.3 us instead of 0.4-0.5 us). It also turns off
+    // the clocksource watchdog, so a wrong TSC rate would go unnoticed:
+    // run_vm.ts checks the guest's clock against the host's (guest_clock.ts).
     "tsc=reliable",
     // The IOMMU (QEMU's intel-iommu, see qemuArgs): Debian's kernel leaves it
     // off unless asked; VFIO needs it to isolate a device's DMA.

@@ -7,6 +7,7 @@
  *   run.sh       sets the environment, cds, then runs command.sh
  *   command.sh   the command, verbatim
  *   started      written by the guest: its uptime when the command started
+ *   finished     written by the guest: its uptime when the command ended
  *   exit_code    written by the guest: the command's exit status
  *
  * The host's /tmp is hidden in the guest (a RAM disk covers it), so this
@@ -178,6 +179,8 @@ export interface RunDirResult {
   readonly exitCode: number | undefined;
   /** Guest uptime in seconds when the command started, if it did. */
   readonly startedAtUptime: number | undefined;
+  /** Guest uptime in seconds when the command ended, if it did. */
+  readonly finishedAtUptime: number | undefined;
 }
 
 /**
@@ -195,9 +198,22 @@ export async function readRunDir(dir: string): Promise<RunDirResult> {
     }
   };
   const code = await read("exit_code");
-  const started = await read("started");
   return {
     exitCode: code !== undefined && /^\d+$/.test(code) ? Number(code) : undefined,
-    startedAtUptime: started !== undefined ? parseFloat(started) : undefined,
+    startedAtUptime: parseUptime(await read("started")),
+    finishedAtUptime: parseUptime(await read("finished")),
   };
+}
+
+/**
+ * Reads a copy of the guest's `/proc/uptime`: seconds since boot, then the
+ * idle seconds of all CPUs (`"12.34 20.01"`). A file the guest has created
+ * but not yet written is no reading.
+ *
+ * @param text the file's text, or undefined if it is missing
+ * @returns the uptime in seconds, or undefined
+ */
+export function parseUptime(text: string | undefined): number | undefined {
+  const match = /^(\d+(?:\.\d+)?)\s/.exec(text ?? "");
+  return match ? Number(match[1]) : undefined;
 }

@@ -19,7 +19,14 @@ import { ensureInitramfs } from "./initramfs.ts";
 import { ensureKernel } from "./kernel.ts";
 import { resolveVmOptions, type VmOptions } from "./options.ts";
 import { kernelCommandLine, type NicBackend, qemuArgs, udpPairBackends } from "./qemu.ts";
-import { checkGuestVisible, createRunDir, guestEnvironment, readRunDir } from "./run_dir.ts";
+import {
+  checkGuestVisible,
+  createRunDir,
+  guestEnvironment,
+  parseUptime,
+  readRunDir,
+} from "./run_dir.ts";
+import { guestClockError } from "./guest_clock.ts";
 import { qemuRequirementOf, requireQemu } from "./qemu_version.ts";
 
 /** The outcome of a command run in the lab VM. */
@@ -44,9 +51,11 @@ const CONSOLE_TAIL_LINES = 40;
  *
  * The first call downloads the kernel and builds the initramfs (see
  * {@link VmOptions.log} to watch). Fails with a {@link VmError} when the VM
- * cannot be set up, dies before the command finishes, or times out (exit code
- * 124 in {@link VmError.exitCode}); a failing command is not an error, its
- * exit code is in the result.
+ * cannot be set up, dies before the command finishes, times out (exit code
+ * 124 in {@link VmError.exitCode}), or when the guest's clock runs more than 3×
+ * faster or slower than the host's (see guest_clock.ts; checked as soon as the
+ * command starts, and again when it ends); a failing command is not an error,
+ * its exit code is in the result.
  *
  * @param command shell command, run by /bin/sh in the guest, in the same directory
  * @param options VM size, NICs, timeout, output handling
@@ -132,8 +141,8 @@ async function runQemu(
   }).spawn();
 
   // Why QEMU was stopped early, if it was.
-  let stopReason: "timeout" | "abort" | undefined;
-  const stop = (reason: "timeout" | "abort"): void => {
+  let stopReason: "timeout" | "abort" | "clock" | undefined;
+  const stop = (reason: "timeout" | "abort" | "clock"): void => {
     stopReason ??= reason;
     try {
       child.kill("SIGKILL");
@@ -146,15 +155,24 @@ async function runQemu(
   options.signal?.addEventListener("abort", onAbort);
   if (options.signal?.aborted) stop("abort");
 
-  // Watch for the guest's "started" file to measure the boot time.
+  // Watch for the guest's "started" and "finished" files (its uptime when the
+  // command started and ended): the host's times of both measure the boot and
+  // let us check the guest's clock against ours (guest_clock.ts). A clock that
+  // went wrong during the boot stops the run before the command starts work.
   let bootSeconds: number | undefined;
+  let commandEndSeconds: number | undefined;
+  let clockError: VmError | undefined;
   const poll = setInterval(() => {
-    try {
-      Deno.statSync(`${runDir}/started`);
-      bootSeconds = (performance.now() - started) / 1000;
+    const now = (performance.now() - started) / 1000;
+    if (bootSeconds === undefined) {
+      const uptime = readUptimeFile(`${runDir}/started`);
+      if (uptime === undefined) return; // not yet
+      bootSeconds = now;
+      clockError = guestClockError("boot", now, uptime);
+      if (clockError) stop("clock");
+    } else if (readUptimeFile(`${runDir}/finished`) !== undefined) {
+      commandEndSeconds = now;
       clearInterval(poll);
-    } catch {
-      // not yet
     }
   }, 50);
 
@@ -184,7 +202,8 @@ async function runQemu(
     options.signal?.removeEventListener("abort", onAbort);
   }
   const totalSeconds = (performance.now() - started) / 1000;
-  const { exitCode } = await readRunDir(runDir);
+  const { exitCode, startedAtUptime, finishedAtUptime } = await readRunDir(runDir);
+  const commandStartSeconds = bootSeconds;
   if (bootSeconds === undefined && exitCode !== undefined) bootSeconds = totalSeconds;
 
   if (stopReason === "timeout") {
@@ -195,6 +214,7 @@ async function runQemu(
       EXIT_TIMEOUT,
     );
   }
+  if (stopReason === "clock" && clockError) throw clockError;
   if (stopReason === "abort") {
     throw new VmError("The lab VM was stopped: the run was aborted.");
   }
@@ -204,12 +224,38 @@ async function runQemu(
         consoleReport(consoleTail, options.verbose),
     );
   }
+  // The command's own interval: the guest's two uptimes against the host's
+  // times of seeing them (each up to one 50 ms poll late, so the lags cancel).
+  if (
+    commandStartSeconds !== undefined && startedAtUptime !== undefined &&
+    finishedAtUptime !== undefined
+  ) {
+    // Without a poll that saw the end, the host's interval runs to QEMU's
+    // exit (the guest's shutdown too): an upper bound, good for "fast" only.
+    const error = guestClockError(
+      "command",
+      (commandEndSeconds ?? totalSeconds) - commandStartSeconds,
+      finishedAtUptime - startedAtUptime,
+      exitCode,
+      commandEndSeconds === undefined,
+    );
+    if (error) throw error;
+  }
   return {
     code: exitCode,
     output: new TextDecoder().decode(concat(output)),
     bootSeconds,
     totalSeconds,
   };
+}
+
+/** The guest's uptime from a copy of its /proc/uptime, or undefined if not (fully) there yet. */
+function readUptimeFile(path: string): number | undefined {
+  try {
+    return parseUptime(Deno.readTextFileSync(path));
+  } catch {
+    return undefined; // not yet
+  }
 }
 
 /** The last console lines for an error message (not needed with --verbose: already shown). */
