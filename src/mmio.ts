@@ -54,7 +54,7 @@
  * | descriptor words, then ixgbe RDT/TDT (82599 7.1.9, 7.2.3.3)                   | store→store | `write32` = `Atomics.store` (xchg, UC); TSO  |
  * | virtio avail.idx, then reading used.flags to decide on a notify (2.6.13.4)    | store→load  | the xchg of avail.idx: TSO alone lets a load pass an older store, a locked instruction does not |
  * | avail.idx, then the notify (I/O port `out` or MMIO store)                     | store→store | TSO; `out` is serialising                    |
- * | virtio used.idx, then the used ring entries it covers (2.6.14)                | load→load   | `Atomics.load` of used.idx; TSO              |
+ * | virtio used.idx, then the used ring entries it covers (2.6.14)                | load→load   | plain loads in program order (V8); TSO       |
  * | ixgbe write-back status (DD), then length and the other fields (7.1.6.2)      | load→load   | plain loads in program order (V8); TSO       |
  * | ixgbe TX DD / virtio used entry, then reusing the buffer (stores into it)     | load→store  | TSO                                          |
  *

@@ -424,9 +424,10 @@ export class VirtioDevice implements IxyDevice, RingIntrospection {
     let bytes = 0; // summed here, added to #counters once per batch
     while (n < count && vq.lastUsedIdx !== usedIdx) {
       const slot = vq.lastUsedIdx & mask;
-      // Ordering: the used.idx load above comes first (an Atomics.load), and
-      // x86 does not reorder loads with loads (x86-TSO), so these entry
-      // reads see what the device wrote before it published used.idx.
+      // Ordering: the used.idx load above comes first (a plain load, kept in
+      // program order by V8: Virtqueue.deviceUsedIdx), and x86 does not
+      // reorder loads with loads (x86-TSO), so these entry reads see what
+      // the device wrote before it published used.idx.
       const id = vq.usedRing[2 * slot];
       const len = vq.usedRing[2 * slot + 1];
       // The id indexes our arrays, so it is checked first: in range (one

@@ -194,15 +194,17 @@ export class Virtqueue {
    * The device's used.idx, read fresh from memory each time. The used-ring
    * entries it covers are read after it (load→load, section 2.6.14): x86
    * does not reorder loads with older loads, and V8 keeps typed-array loads
-   * in program order, one per call (tests/unit/plain_load_test.ts spins on
-   * such a load while another thread writes it). JavaScript note: a plain
-   * load, as ixgbe's DD status (drivers/ixgbe/rx.ts, change 4 of
-   * docs/performance.md): `Atomics.load` on this non-shared view is a call
-   * of V8's AtomicsLoad builtin (~6 ns) for the same `mov`, and at small
-   * batches these loads are per packet. Measured with the two loads below
-   * (thread CPU time, interleaved): virtio fwd at batch 1 116 -> 93 ns per
-   * packet (-20 %), tx (pktgen's loop) at batch 1 59 -> 50 ns (-16 %), fwd
-   * at batch 32 -1.6 %, within noise (docs/performance.md, change 11).
+   * in program order and loads again after any store or call in between
+   * (tests/unit/plain_load_test.ts spins on such a load while another
+   * thread writes it). JavaScript note: a plain load, as ixgbe's DD status
+   * (drivers/ixgbe/rx.ts, change 4 of docs/performance.md): `Atomics.load`
+   * on this non-shared view is a call of V8's AtomicsLoad builtin (~6 ns)
+   * for the same `mov`, and at small batches these loads are per packet. Measured with this load, the one of
+   * used.flags below and rxBatch's of avail.idx (thread CPU time,
+   * interleaved): virtio fwd at batch 1 116 -> 93 ns per packet (-20 %), tx
+   * (pktgen's loop) at batch 1 59 -> 50 ns (-17 %), fwd at batch 32 -1.6 %,
+   * within noise (docs/performance.md, change 11;
+   * tools/bench/ablations/virtio_plain_loads.patch).
    */
   deviceUsedIdx(): number {
     return this.usedHeader[1];
