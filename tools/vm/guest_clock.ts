@@ -77,31 +77,44 @@ export function guestClockSkew(hostSeconds: number, guestSeconds: number): Clock
 }
 
 /**
+ * What the host knows of an interval: at least `min` and at most `max`
+ * seconds passed. The host sees the guest's files by polling, so it knows
+ * only that a file was written after one poll and by the next; a poll that
+ * runs late (a busy event loop, a descheduled process) widens the bracket
+ * instead of making it wrong.
+ */
+export interface HostInterval {
+  /** The least time that can have passed on the host (s). */
+  readonly min: number;
+  /** The most time that can have passed on the host (s). */
+  readonly max: number;
+}
+
+/**
  * The error for a skewed guest clock, or undefined if the clock keeps time
- * (see {@link guestClockSkew}).
+ * (see {@link guestClockSkew}): "fast" is judged against the most time the
+ * host can have seen pass, "slow" against the least, so neither comes from
+ * the host's own lateness.
  *
- * @param phase "boot" (from starting QEMU to the command's start) or
- *   "command" (from the command's start to its end)
- * @param hostSeconds time that passed on the host
+ * @param phase "boot" (from starting QEMU to the command's start: `min` is 0,
+ *   since QEMU's start, the firmware and loading the kernel and initramfs come
+ *   before the guest's clock starts) or "command" (its start to its end)
+ * @param host what the host knows of the interval
  * @param guestSeconds time the guest's clock counted
  * @param exitCode the command's exit code, if it finished
- * @param hostIsUpperBound true when `hostSeconds` may include time the guest's
- *   clock cannot have counted; then only a fast clock is a verdict. Always so
- *   for "boot": QEMU's start, the firmware and loading the kernel and
- *   initramfs come before the guest's clock starts, and on a loaded host under
- *   TCG they can take most of the boot.
  * @returns a {@link VmError} that says what happened and what to do, or undefined
  */
 export function guestClockError(
   phase: "boot" | "command",
-  hostSeconds: number,
+  host: HostInterval,
   guestSeconds: number,
   exitCode?: number,
-  hostIsUpperBound = false,
 ): VmError | undefined {
-  const skew = guestClockSkew(hostSeconds, guestSeconds);
+  const fast = guestClockSkew(host.max, guestSeconds);
+  const slow = guestClockSkew(host.min, guestSeconds);
+  const skew = fast?.direction === "fast" ? fast : slow?.direction === "slow" ? slow : undefined;
   if (skew === undefined) return undefined;
-  if ((phase === "boot" || hostIsUpperBound) && skew.direction === "slow") return undefined;
+  const hostSeconds = skew === fast ? host.max : host.min;
   const times = Number.isFinite(skew.ratio) ? `${formatRatio(skew.ratio)}× ` : "infinitely ";
   const when = phase === "boot" ? "while the guest booted" : "while the command ran";
   const outcome = exitCode === undefined
@@ -110,7 +123,8 @@ export function guestClockError(
   return new VmError(
     `The lab VM's clock ran ${times}${skew.direction === "fast" ? "faster" : "slower"} than ` +
       `the host's ${when}: the guest counted ${guestSeconds.toFixed(1)} s while ` +
-      `${hostSeconds.toFixed(1)} s passed on the host. With such a clock every timeout in the ` +
+      `${skew === fast ? "at most" : "at least"} ${hostSeconds.toFixed(1)} s passed on the host. ` +
+      "With such a clock every timeout in the " +
       `guest (sleep, ping -W, a test's deadline) is wrong. ${outcome} ` +
       "Under TCG the guest's TSC is the host's raw TSC, rated once at boot; a miscalibration, " +
       "or a host whose own TSC jumped (a host VM paused or moved), skews it. Run it again; " +

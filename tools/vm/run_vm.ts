@@ -159,21 +159,26 @@ async function runQemu(
   // command started and ended): the host's times of both measure the boot and
   // let us check the guest's clock against ours (guest_clock.ts). A clock that
   // went wrong during the boot stops the run before the command starts work.
-  let bootSeconds: number | undefined;
-  let commandEndSeconds: number | undefined;
+  // A file first seen by a poll was written after the poll before it: each
+  // is known as a bracket (after, by], however late a poll ran.
+  let lastPoll = 0;
+  let startedSeen: { after: number; by: number } | undefined;
+  let finishedSeen: { after: number; by: number } | undefined;
   let clockError: VmError | undefined;
   const poll = setInterval(() => {
     const now = (performance.now() - started) / 1000;
-    if (bootSeconds === undefined) {
+    if (startedSeen === undefined) {
       const uptime = readUptimeFile(`${runDir}/started`);
-      if (uptime === undefined) return; // not yet
-      bootSeconds = now;
-      clockError = guestClockError("boot", now, uptime);
-      if (clockError) stop("clock");
+      if (uptime !== undefined) {
+        startedSeen = { after: lastPoll, by: now };
+        clockError = guestClockError("boot", { min: 0, max: now }, uptime);
+        if (clockError) stop("clock");
+      }
     } else if (readUptimeFile(`${runDir}/finished`) !== undefined) {
-      commandEndSeconds = now;
+      finishedSeen = { after: lastPoll, by: now };
       clearInterval(poll);
     }
+    lastPoll = now;
   }, 50);
 
   const output: Uint8Array[] = [];
@@ -203,7 +208,7 @@ async function runQemu(
   }
   const totalSeconds = (performance.now() - started) / 1000;
   const { exitCode, startedAtUptime, finishedAtUptime } = await readRunDir(runDir);
-  const commandStartSeconds = bootSeconds;
+  let bootSeconds = startedSeen?.by;
   if (bootSeconds === undefined && exitCode !== undefined) bootSeconds = totalSeconds;
 
   if (stopReason === "timeout") {
@@ -225,19 +230,15 @@ async function runQemu(
     );
   }
   // The command's own interval: the guest's two uptimes against the host's
-  // times of seeing them (each up to one 50 ms poll late, so the lags cancel).
-  if (
-    commandStartSeconds !== undefined && startedAtUptime !== undefined &&
-    finishedAtUptime !== undefined
-  ) {
-    // Without a poll that saw the end, the host's interval runs to QEMU's
-    // exit (the guest's shutdown too): an upper bound, good for "fast" only.
+  // brackets of seeing them. No poll saw "finished": it was written after the
+  // last poll and before QEMU exited.
+  if (startedSeen && startedAtUptime !== undefined && finishedAtUptime !== undefined) {
+    const end = finishedSeen ?? { after: lastPoll, by: totalSeconds };
     const error = guestClockError(
       "command",
-      (commandEndSeconds ?? totalSeconds) - commandStartSeconds,
+      { min: Math.max(0, end.after - startedSeen.by), max: end.by - startedSeen.after },
       finishedAtUptime - startedAtUptime,
       exitCode,
-      commandEndSeconds === undefined,
     );
     if (error) throw error;
   }
