@@ -54,7 +54,8 @@ export function threadCpuNs(): number {
  * 5-11 scavenges with no deoptimisation — V8 was still compiling the timing
  * loop when the window began. With V8's optimising tiers off
  * (`--no-maglev --no-turbofan`) that loop allocated, and one timed with this
- * clock does not (tests/unit/long_run_test.ts).
+ * clock (and latency.ts's integer histogram buckets) does not
+ * (tests/unit/long_run_test.ts).
  */
 export function monotonicNs30(): number {
   clock_gettime(LIBC.CLOCK_MONOTONIC, timespecPtr);
