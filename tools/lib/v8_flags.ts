@@ -3,7 +3,8 @@
  * tasks in deno.json (`demo`, `pktgen`, `fwd`, `pcap`, `view` and the
  * benchmarks) pass them as `--v8-flags=...`, and the benchmarks that start
  * processes of their own pass them on, so that a benchmark measures what
- * `deno task fwd` runs. tests/unit/v8_flags_test.ts checks both.
+ * `deno task fwd` runs. tests/unit/v8_flags_test.ts checks the tasks and
+ * that this V8 knows the flags.
  *
  * JavaScript note — V8's inlining budget. C compilers inline small functions
  * freely; V8's optimising compiler (TurboFan) inlines a called function into
@@ -18,9 +19,9 @@
  * registers, per call. Per packet that matters when a call carries few
  * packets. Measured (ixgbe forwarding on the instant 82599, thread CPU time,
  * min of 15 × 1 M packets, 3 processes each, alternating, AMD EPYC 2-vCPU
- * guest, 2026-11-30): batch 1 63–67 → 53–55 ns/packet (−17 %), batch 4 −10 %,
- * batch 32 −5 %, batch 256 no change; 8000 bought nothing more than 4000.
- * docs/performance.md (change 10) has the sweep.
+ * guest, 2026-11-30): batch 1 63–67 → 53–55 ns/packet (−17 %), batch 4
+ * −11 to −13 %, batch 32 −5 %, batch 256 no change; 8000 bought nothing
+ * more than 4000. docs/performance.md (change 10) has the numbers.
  *
  * Your own program gets the same with
  * `deno run -A --v8-flags=--max-inlined-bytecode-size-cumulative=4000 app.ts`.
