@@ -199,12 +199,12 @@ export class Virtqueue {
    * thread writes it). JavaScript note: a plain load, as ixgbe's DD status
    * (drivers/ixgbe/rx.ts, change 4 of docs/performance.md): `Atomics.load`
    * on this non-shared view is a call of V8's AtomicsLoad builtin (~6 ns)
-   * for the same `mov`, and at small batches these loads are per packet. Measured with this load, the one of
-   * used.flags below and rxBatch's of avail.idx (thread CPU time,
-   * interleaved): virtio fwd at batch 1 116 -> 93 ns per packet (-20 %), tx
-   * (pktgen's loop) at batch 1 59 -> 50 ns (-17 %), fwd at batch 32 -1.6 %,
-   * within noise (docs/performance.md, change 11;
-   * tools/bench/ablations/virtio_plain_loads.patch).
+   * for the same `mov`, and at small batches these loads are per packet.
+   * Measured with this load, the one of used.flags below and rxBatch's of
+   * avail.idx (thread CPU time, interleaved): virtio fwd at batch 1 116 ->
+   * 93 ns per packet (-20 %), tx (pktgen's loop) at batch 1 59 -> 50 ns
+   * (-17 %), fwd at batch 32 -1.6 %, within noise (docs/performance.md,
+   * change 11; tools/bench/ablations/virtio_plain_loads.patch).
    */
   deviceUsedIdx(): number {
     return this.usedHeader[1];

@@ -19,8 +19,9 @@
  * time of a round is the main thread's CPU time (CLOCK_THREAD_CPUTIME_ID
  * through FFI, tools/lib/clock.ts `threadCpuNs`): on a 2-vCPU machine
  * shared with other work a process gets about half of the wall-clock time,
- * and CPU time does not count the other half. Printed: min and median ns/packet per variant over the rounds, and
- * the median's difference to `base`; the load average before and after.
+ * and CPU time does not count the other half. Printed: min and median
+ * ns/packet per variant over the rounds, and the median's difference to
+ * `base`; the load average before and after.
  *
  * A patch is `git diff` output against the tree at `--rev` (`git diff >
  * my.patch` in a worktree). The patches in tools/bench/ablations/ say in
