@@ -25,6 +25,7 @@
 
 export {
   dmaAllocatorFor,
+  dmaAllocatorForAll,
   DRIVERS,
   findDriver,
   identify,

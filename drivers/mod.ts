@@ -20,10 +20,11 @@
 
 import type { DeviceOptions, IxyDevice, PciFunction } from "../src/device.ts";
 import { type DmaAllocator, HugepageAllocator } from "../src/memory.ts";
-import { PciDevice } from "../src/pci.ts";
+import { parsePciAddress, PciDevice } from "../src/pci.ts";
 import { IxyError } from "../src/error.ts";
 import type { InterruptVector } from "../src/interrupts.ts";
 import { VfioDmaAllocator, VfioPciDevice } from "../src/vfio.ts";
+import { atExit } from "../src/exit_guard.ts";
 import {
   VIRTIO_PCI_DEVICE_NET_LEGACY,
   VIRTIO_PCI_DEVICE_NET_MODERN,
@@ -148,11 +149,63 @@ function interfacesUp(pci: PciDevice): string[] {
 }
 
 /**
+ * The devices {@link ixyInit} started in this process and that are not
+ * closed yet, by PCI address: a device's `close()` ends with
+ * `PciFunction.disableBusMastering()`, which takes it out of this table.
+ */
+const openDevices = new Map<string, IxyDevice>();
+
+/**
+ * At exit, however it happens (src/exit_guard.ts), every device still open
+ * is closed: its queues stop, it is reset, Bus Master Enable goes off. Only
+ * then does its DMA memory go back to the kernel.
+ */
+function quietOpenDevices(): void {
+  for (const [address, dev] of openDevices) {
+    try {
+      dev.close();
+      console.error(`${address}: stopped at exit (device reset, bus mastering off)`);
+    } catch (e) {
+      console.error(`${address}: could not be stopped at exit: ${(e as Error).message}`);
+    }
+  }
+  openDevices.clear();
+}
+
+/**
+ * Memory ordering: src/mmio.ts argues that a plain store to DMA memory is
+ * seen by the device before a later register write, which holds on x86-64
+ * (TSO: stores are not reordered with other stores). arm64 needs barriers
+ * (Linux's dma_wmb()) that JavaScript cannot express yet, so we refuse
+ * rather than corrupt descriptors now and then.
+ */
+export function checkArchitecture(arch: string = Deno.build.arch): void {
+  if (arch === "x86_64") return;
+  throw new IxyError(
+    `ixy.ts drives NICs on x86-64 only (this is ${arch}): its register and descriptor writes ` +
+      `rely on x86-64's store order (src/mmio.ts). Use the software 82599 (deno task demo ` +
+      `--sim) or an x86-64 machine.`,
+  );
+}
+
+/**
  * Opens the NIC at `pciAddress`, picks its driver from the PCI IDs, and
  * initialises it. Throws an {@link IxyError} (with what to do) on bad input.
+ *
+ * From the moment bus mastering is on, the device is in the table of open
+ * devices: if the process ends without `close()` (an error, Ctrl-C, SIGTERM),
+ * the exit guard closes it.
  */
 export function ixyInit(pciAddress: string, options: IxyInitOptions = {}): IxyDevice {
+  checkArchitecture();
   const { pci, driver } = identify(pciAddress);
+  if (openDevices.has(pci.address)) {
+    throw new IxyError(
+      `${pci.address} is already open in this process: one driver per device. ` +
+        `Give two different NICs (each PCI address once).`,
+    );
+  }
+  atExit(quietOpenDevices);
   if (pci.driver === "vfio-pci") {
     const vfio = VfioPciDevice.open(pci.address);
     vfio.enableBusMastering();
@@ -161,7 +214,13 @@ export function ixyInit(pciAddress: string, options: IxyInitOptions = {}): IxyDe
     const vectors = options.interrupts && driver.msix !== false
       ? vfio.enableMsix(options.rxQueues ?? 1)
       : undefined;
-    return driver.open(vfioFunction(pci, vfio, vectors, options.dma), options);
+    const fn = vfioFunction(pci, vfio, vectors, options.dma);
+    try {
+      return track(fn, driver.open(fn, options));
+    } catch (e) {
+      fn.disableBusMastering();
+      throw e;
+    }
   }
   const busy = interfacesUp(pci);
   if (busy.length > 0 && !options.force) {
@@ -170,19 +229,34 @@ export function ixyInit(pciAddress: string, options: IxyInitOptions = {}): IxyDe
         `to take it. Take it down first (ip link set ${busy[0]} down) or pass --force.`,
     );
   }
+  if (options.dma instanceof VfioDmaAllocator) {
+    throw new IxyError(
+      `${pci.address} is not bound to vfio-pci, so it needs physical addresses, but the DMA ` +
+        `memory given is mapped for the IOMMU (VfioDmaAllocator: IO virtual addresses). ` +
+        `Use dmaAllocatorFor("${pci.address}"), or bind every NIC to vfio-pci (deno task bind).`,
+    );
+  }
   const dma = options.dma ?? HugepageAllocator.open();
 
-  // From here on we change the device; undo the unbind if anything fails.
+  // From here on we change the device; undo everything if the driver fails.
   pci.unbindDriver();
+  const fn = sysfsFunction(pci, dma);
   try {
     pci.enableBusMastering();
-    return driver.open(sysfsFunction(pci, dma), options);
+    return track(fn, driver.open(fn, options));
   } catch (e) {
     try {
+      fn.disableBusMastering();
       pci.rebindDriver();
     } catch { /* report the original error */ }
     throw e;
   }
+}
+
+/** Enters `dev` in the table of open devices (see {@link openDevices}). */
+function track(fn: PciFunction, dev: IxyDevice): IxyDevice {
+  openDevices.set(fn.address, dev);
+  return dev;
 }
 
 /** PCI capability ID of MSI-X (PCI 3.0, section 6.8.2); bit 15 of its control word enables it. */
@@ -204,6 +278,10 @@ function sysfsFunction(pci: PciDevice, dma: DmaAllocator): PciFunction {
     openIoBar: (n) => pci.openIoBar(n),
     msixEnabled: msix !== 0 && (pci.readConfig(msix + 2, 2) & 0x8000) !== 0,
     dmaAllocator: () => dma,
+    disableBusMastering: () => {
+      pci.disableBusMastering();
+      openDevices.delete(pci.address);
+    },
   };
 }
 
@@ -237,6 +315,10 @@ function vfioFunction(
     msixEnabled: vectors !== undefined,
     interruptVectors: vectors,
     dmaAllocator: (bypass) => vfioDma(pci, bypass, dma),
+    disableBusMastering: () => {
+      vfio.disableBusMastering();
+      openDevices.delete(pci.address);
+    },
   };
 }
 
@@ -258,6 +340,14 @@ function vfioDma(pci: PciDevice, bypass: string | undefined, given?: DmaAllocato
         `${pci.address} (${pci.ids}) is bound to vfio-pci, but ${bypass}: IOVAs from ` +
           `VfioDmaAllocator would be wrong. Use dmaAllocatorFor(address) or HugepageAllocator. ` +
           NO_IOMMU_HINT,
+      );
+    }
+    if (bypass === undefined && !(given instanceof VfioDmaAllocator)) {
+      throw new IxyError(
+        `${pci.address} (${pci.ids}) is bound to vfio-pci, so its DMA goes through the IOMMU ` +
+          `and needs memory mapped there (VfioDmaAllocator), but the DMA memory given has ` +
+          `physical addresses. Use dmaAllocatorFor("${pci.address}"), or give every NIC the ` +
+          `same binding (all vfio-pci, or none).`,
       );
     }
     return given;
@@ -297,4 +387,36 @@ export function dmaAllocatorFor(
   // The container's IOMMU is chosen once a group is attached: open the device first.
   const fn = vfioFunction(pci, VfioPciDevice.open(pci.address), undefined, undefined);
   return vfioDma(pci, driver.iommuBypass?.(fn, options), undefined);
+}
+
+/**
+ * One DMA allocator for NICs that hand buffers to each other — `fwd` sends a
+ * frame from the very buffer it was received into, so both NICs must reach
+ * that buffer at the same address: all bound to vfio-pci (IO virtual
+ * addresses in the process's one VFIO container) or none (physical
+ * addresses). Refuses a mix, and the same NIC twice, before any device is
+ * touched.
+ */
+export function dmaAllocatorForAll(pciAddresses: readonly string[]): DmaAllocator {
+  const seen = new Set<string>();
+  for (const address of pciAddresses.map(parsePciAddress)) {
+    if (seen.has(address)) {
+      throw new IxyError(
+        `${address} is given twice: each NIC can be opened once. Give two different NICs.`,
+      );
+    }
+    seen.add(address);
+  }
+  const allocators = pciAddresses.map((a) => dmaAllocatorFor(a));
+  const viaIommu = allocators.map((d) => d instanceof VfioDmaAllocator);
+  if (viaIommu.includes(true) && viaIommu.includes(false)) {
+    const list = pciAddresses.map((a, i) =>
+      `${a} ${viaIommu[i] ? "(vfio-pci)" : "(not vfio-pci)"}`
+    );
+    throw new IxyError(
+      `${list.join(" and ")} cannot share packet buffers: one reaches memory through the IOMMU, ` +
+        `the other by physical address. Bind both to vfio-pci (deno task bind) or neither.`,
+    );
+  }
+  return allocators[0];
 }

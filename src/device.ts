@@ -79,7 +79,11 @@ export interface IxyDevice {
 
   /**
    * Stops the device: waits (briefly) until queued frames are sent, then
-   * resets it so it no longer does DMA into our memory.
+   * resets it so it no longer does DMA into our memory, and (for a device
+   * from `ixyInit`) clears its Bus Master Enable. Every buffer still on a
+   * ring goes back to its mempool; counters read until the reset still
+   * reach the next `readStats`. A second call does nothing. `ixyInit`
+   * makes sure it runs when the process ends (src/exit_guard.ts).
    */
   close(): void;
 
@@ -199,6 +203,13 @@ export interface PciFunction {
    * over VFIO, IOMMU-mapped memory unless `bypass` is given.
    */
   dmaAllocator(bypass?: string): DmaAllocator;
+  /**
+   * Clears Bus Master Enable (PCI 3.0, section 6.2.2), which `ixyInit` set
+   * before the driver's `open`: the device can no longer start DMA. The last
+   * step of the driver's `close()`, after the device's reset; `ixyInit`
+   * then counts the device as closed.
+   */
+  disableBusMastering(): void;
 }
 
 /** Options for {@link ixyInit} and the drivers' constructors. */

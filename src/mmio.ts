@@ -61,7 +61,10 @@
  * Linux does the same on x86 with less: its `dma_wmb()`/`virt_wmb()` are
  * compiler barriers there and `virt_mb()` (the store→load case) a locked
  * instruction. On another architecture none of the above has been checked:
- * the drivers are for x86-64 only.
+ * the drivers are for x86-64 only, and `ixyInit` (drivers/mod.ts,
+ * `checkArchitecture`) refuses to start a NIC anywhere else. arm64 reorders
+ * stores with stores; it would need barriers (Linux's `dma_wmb()` is a
+ * `dmb oshst` there) that JavaScript cannot emit.
  *
  * @module
  */

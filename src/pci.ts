@@ -253,6 +253,21 @@ export class PciDevice {
   }
 
   /**
+   * Clears Bus Master Enable (PCI 3.0, section 6.2.2): from now on the device
+   * cannot start DMA, whatever its rings still say. The last step of a
+   * driver's `close()`, after the device's own reset.
+   */
+  disableBusMastering(): void {
+    const command = this.readConfig(PCI_CONFIG.COMMAND, 2);
+    this.writeConfig(PCI_CONFIG.COMMAND, 2, command & ~PCI_COMMAND.BUS_MASTER);
+  }
+
+  /** Whether Bus Master Enable is set in the command register. */
+  get busMastering(): boolean {
+    return (this.readConfig(PCI_CONFIG.COMMAND, 2) & PCI_COMMAND.BUS_MASTER) !== 0;
+  }
+
+  /**
    * Finds a capability in the config-space capability list (PCI 3.0, section
    * 6.7) by ID, e.g. 0x11 for MSI-X; returns its offset, or 0 if absent.
    */

@@ -508,6 +508,15 @@ export class VfioPciDevice {
   }
 
   /**
+   * Clears Bus Master Enable (PCI 3.0, section 6.2.2): no more DMA. (Closing
+   * the device fd at exit also resets the device: vfio-pci does that.)
+   */
+  disableBusMastering(): void {
+    const command = this.config.read16(PCI_CONFIG.COMMAND);
+    this.config.write16(PCI_CONFIG.COMMAND, command & ~PCI_COMMAND.BUS_MASTER);
+  }
+
+  /**
    * Wires the first `count` MSI-X vectors to new eventfds (VFIO_DEVICE_SET_IRQS
    * with DATA_EVENTFD | ACTION_TRIGGER on VFIO_PCI_MSIX_IRQ_INDEX; vfio-pci
    * enables MSI-X in the device and programs the table for us). Vector i then

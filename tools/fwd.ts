@@ -18,7 +18,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { dmaAllocatorFor, ixyInit } from "../drivers/mod.ts";
+import { dmaAllocatorForAll, ixyInit } from "../drivers/mod.ts";
 import type { PktBuf } from "../src/mempool.ts";
 import type { IxyDevice } from "../src/device.ts";
 import { IxyError } from "../src/error.ts";
@@ -91,7 +91,8 @@ async function main(): Promise<void> {
   const batch = intOption("batch", values.batch, { min: 1, max: 512 });
   const seconds = limitOption("seconds", values.seconds);
 
-  const dma = dmaAllocatorFor(positionals[0]);
+  // Both NICs identified, and their memory checked, before either is touched.
+  const dma = dmaAllocatorForAll(positionals);
   const irqOptions = interruptInitOptions(values);
   const a = ixyInit(positionals[0], { dma, force: values.force, ...irqOptions });
   let b: IxyDevice;

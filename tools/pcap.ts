@@ -55,11 +55,13 @@ class PcapWriter {
   #buf = new Uint8Array(CHUNK);
   #view = new DataView(this.#buf.buffer);
   #used = 0;
+  #path: string;
   /** Frames written so far. */
   frames = 0;
 
   /** Creates `path` and writes the global header. */
   constructor(path: string) {
+    this.#path = path;
     try {
       this.#file = Deno.openSync(path, { write: true, create: true, truncate: true });
     } catch (e) {
@@ -93,7 +95,13 @@ class PcapWriter {
   /** Writes what is buffered. */
   flush(): void {
     let off = 0;
-    while (off < this.#used) off += this.#file.writeSync(this.#buf.subarray(off, this.#used));
+    try {
+      while (off < this.#used) off += this.#file.writeSync(this.#buf.subarray(off, this.#used));
+    } catch (e) {
+      throw new IxyError(
+        `Cannot write to ${this.#path}: ${(e as Error).message}. Check the disk (df -h).`,
+      );
+    }
     this.#used = 0;
   }
 
@@ -119,15 +127,13 @@ async function main(): Promise<void> {
   const limit = limitOption("n", values.n);
   const seconds = limitOption("seconds", values.seconds);
 
+  // The output file first: a file we cannot create must not cost a bring-up.
+  const irqOptions = interruptInitOptions(values);
   const dma = dmaAllocatorFor(positionals[0]);
-  const dev = ixyInit(positionals[0], {
-    dma,
-    force: values.force,
-    ...interruptInitOptions(values),
-  });
+  const writer = new PcapWriter(positionals[1]);
+  const dev = ixyInit(positionals[0], { dma, force: values.force, ...irqOptions });
   reportInterrupts(dev, values.interrupts);
   const irq = new RxInterruptPolicy(dev, 0);
-  const writer = new PcapWriter(positionals[1]);
   console.log(`pcap: capturing on ${dev.pciAddress} into ${positionals[1]}`);
   const stop = new StopSignal();
   const printer = new StatsPrinter([dev], () => `[pcap] ${writer.frames} frames written`);

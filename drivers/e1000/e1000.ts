@@ -41,6 +41,7 @@ import {
 } from "../../src/device.ts";
 import { type DmaAllocator, hi32, lo32 } from "../../src/memory.ts";
 import type { DeviceStats } from "../../src/stats.ts";
+import type { PciDevice } from "../../src/pci.ts";
 import { Mempool, type PktBuf } from "../../src/mempool.ts";
 import { IxyError } from "../../src/error.ts";
 import {
@@ -205,6 +206,8 @@ export class E1000Device implements IxyDevice {
   // Counters read just before the reset of close(), for the next readStats.
   #atClose: Counters | undefined;
   #closed = false;
+  // The PCI function from ixyInit (undefined for a device from attach).
+  #function?: PciFunction;
 
   private constructor(
     regs: RegisterSpace,
@@ -234,10 +237,17 @@ export class E1000Device implements IxyDevice {
    * bus master, its DMA goes through the IOMMU).
    */
   static open(pci: PciFunction, options: E1000Options = {}): E1000Device {
-    return E1000Device.attach(pci.mapMemoryBar(0), pci.dmaAllocator(), {
+    const dev = E1000Device.attach(pci.mapMemoryBar(0), pci.dmaAllocator(), {
       ...options,
       name: pci.address,
     });
+    dev.#function = pci;
+    return dev;
+  }
+
+  /** The PCI function behind the device (for `--rebind`); undefined without ixyInit. */
+  get pci(): PciDevice | undefined {
+    return this.#function?.pci;
   }
 
   /**
@@ -618,7 +628,8 @@ export class E1000Device implements IxyDevice {
    * and transmit off, resets the device (13.4.1), which stops all its DMA
    * into our memory, and returns every buffer still on a ring to its pool.
    * The counters read just before the reset reach the next readStats.
-   * Calling it twice does nothing the second time.
+   * Last, Bus Master Enable goes off. Calling it twice does nothing the
+   * second time.
    */
   close(): void {
     if (this.#closed) return;
@@ -653,6 +664,7 @@ export class E1000Device implements IxyDevice {
       if (buf !== undefined) rx.pool.free(buf);
       rx.bufs[i] = undefined;
     }
+    this.#function?.disableBusMastering();
   }
 
   /** The receive mempool (for tests and statistics). */

@@ -47,6 +47,7 @@ import type { InterruptVector } from "../../src/interrupts.ts";
 import { IGB_DEFAULT_INTERRUPT_RATE, IgbInterrupts } from "./interrupts.ts";
 import { type DmaAllocator, hi32, lo32 } from "../../src/memory.ts";
 import type { DeviceStats } from "../../src/stats.ts";
+import type { PciDevice } from "../../src/pci.ts";
 import { Mempool, type PktBuf } from "../../src/mempool.ts";
 import { IxyError } from "../../src/error.ts";
 import {
@@ -173,6 +174,9 @@ export class IgbDevice implements IxyDevice {
   #txRingSize: number;
   // The counters as close() read them just before the reset cleared them.
   #countersAtClose?: HwCounters;
+  // The PCI function from ixyInit (undefined for a device from attach).
+  #function?: PciFunction;
+  #closed = false;
 
   private constructor(
     regs: RegisterSpace,
@@ -197,11 +201,18 @@ export class IgbDevice implements IxyDevice {
    * {@link attach} with the function's DMA memory.
    */
   static open(pci: PciFunction, options: IgbOptions = {}): IgbDevice {
-    return IgbDevice.attach(pci.mapMemoryBar(0), pci.dmaAllocator(), {
+    const dev = IgbDevice.attach(pci.mapMemoryBar(0), pci.dmaAllocator(), {
       ...options,
       name: pci.address,
       interruptVectors: options.interruptVectors ?? pci.interruptVectors,
     });
+    dev.#function = pci;
+    return dev;
+  }
+
+  /** The PCI function behind the device (for `--rebind`); undefined without ixyInit. */
+  get pci(): PciDevice | undefined {
+    return this.#function?.pci;
   }
 
   /**
@@ -524,9 +535,12 @@ export class IgbDevice implements IxyDevice {
    * Then every buffer is ours again: those still in the rings go back to
    * their pools (an RX pool is full again after close). The reset clears the
    * statistics registers, so they are read first: a readStats after close
-   * still reports everything counted until then.
+   * still reports everything counted until then. Last, Bus Master Enable
+   * goes off. A second call does nothing.
    */
   close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
     const deadline = performance.now() + 100;
     for (let i = 0; i < this.numTxQueues; i++) {
       const q = this.#tx[i];
@@ -547,6 +561,7 @@ export class IgbDevice implements IxyDevice {
         q.bufs[i] = undefined;
       }
     }
+    this.#function?.disableBusMastering();
   }
 
   /** The receive mempool of queue `queueId` (for tests and statistics). */

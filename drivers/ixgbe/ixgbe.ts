@@ -30,6 +30,7 @@ import {
   type PciFunction,
 } from "../../src/device.ts";
 import type { InterruptVector } from "../../src/interrupts.ts";
+import type { PciDevice } from "../../src/pci.ts";
 import { IXGBE_DEFAULT_INTERRUPT_RATE, IxgbeInterrupts } from "./interrupts.ts";
 import { type DmaAllocator, hi32, lo32 } from "../../src/memory.ts";
 import type { DeviceStats } from "../../src/stats.ts";
@@ -156,6 +157,25 @@ export interface IxgbeOptions extends DeviceOptions {
   interruptVectors?: readonly InterruptVector[];
 }
 
+/** Returns every buffer on receive ring `q` to its pool (the device is reset: they are ours). */
+function freeRing(q: RxQueue): void {
+  for (let i = 0; i < q.size; i++) {
+    const buf = q.bufs[i];
+    if (buf !== undefined) q.pool.free(buf);
+    q.bufs[i] = undefined;
+  }
+}
+
+/** The hardware counters readStats uses, as read (and so cleared) at one moment. */
+interface HwCounters {
+  rxPackets: number;
+  txPackets: number;
+  rxBytes: number;
+  txBytes: number;
+  missedNoBuffer: number;
+  missedNoDescriptor: number;
+}
+
 /** An Intel 82599 NIC (or the software 82599 of tools/sim82599/). */
 export class IxgbeDevice implements IxyDevice, RingIntrospection {
   /** Always `"ixgbe"`. */
@@ -175,6 +195,11 @@ export class IxgbeDevice implements IxyDevice, RingIntrospection {
   #tx: TxQueue[] = [];
   #rxRingSize: number;
   #txRingSize: number;
+  // The PCI function from ixyInit (undefined on the software 82599).
+  #function?: PciFunction;
+  #closed = false;
+  // The counters as close() read them just before the reset cleared them.
+  #countersAtClose?: HwCounters;
 
   private constructor(
     regs: RegisterSpace,
@@ -198,11 +223,18 @@ export class IxgbeDevice implements IxyDevice, RingIntrospection {
    * always goes through the IOMMU when there is one.
    */
   static open(pci: PciFunction, options: IxgbeOptions = {}): IxgbeDevice {
-    return IxgbeDevice.attach(pci.mapMemoryBar(0), pci.dmaAllocator(), {
+    const dev = IxgbeDevice.attach(pci.mapMemoryBar(0), pci.dmaAllocator(), {
       ...options,
       name: pci.address,
       interruptVectors: options.interruptVectors ?? pci.interruptVectors,
     });
+    dev.#function = pci;
+    return dev;
+  }
+
+  /** The PCI function behind the device (for `--rebind`); undefined on the model. */
+  get pci(): PciDevice | undefined {
+    return this.#function?.pci;
   }
 
   /**
@@ -478,7 +510,9 @@ export class IxgbeDevice implements IxyDevice, RingIntrospection {
    * - `rxErrors` are the frames we dropped as malformed.
    */
   readStats(stats: DeviceStats): void {
-    const c = this.#readCounters();
+    // After close() the reset has cleared the registers: report what close() read, once.
+    const c = this.#countersAtClose ?? this.#readCounters();
+    this.#countersAtClose = undefined;
     const rxPackets = c.rxPackets - c.missedNoBuffer;
     stats.rxPackets += rxPackets;
     stats.txPackets += c.txPackets;
@@ -492,14 +526,7 @@ export class IxgbeDevice implements IxyDevice, RingIntrospection {
   }
 
   /** Reads (and so clears) the hardware counters. */
-  #readCounters(): {
-    rxPackets: number;
-    txPackets: number;
-    rxBytes: number;
-    txBytes: number;
-    missedNoBuffer: number;
-    missedNoDescriptor: number;
-  } {
+  #readCounters(): HwCounters {
     const r = this.#regs;
     const rxPackets = r.read32(IXGBE_GPRC);
     const txPackets = r.read32(IXGBE_GPTC);
@@ -542,9 +569,11 @@ export class IxgbeDevice implements IxyDevice, RingIntrospection {
   }
 
   /**
-   * Lets the transmit queues drain (up to 100 ms in all), resets the device
-   * (4.6.3.2), which stops all its DMA into our memory, and returns every
-   * transmit buffer to its mempool.
+   * Lets the transmit queues drain (up to 100 ms in all), reads the
+   * counters (the reset clears them: a readStats after close still reports
+   * everything counted until then), resets the device (4.6.3.2), which stops
+   * all its DMA into our memory, returns every buffer still on a ring to its
+   * mempool, and clears Bus Master Enable. A second call does nothing.
    *
    * Draining takes two waits. TDH = TDT only says the device has *fetched*
    * every descriptor (7.2.3.3). With TXDCTL.WTHRESH = 4 it writes DD back in
@@ -553,6 +582,8 @@ export class IxgbeDevice implements IxyDevice, RingIntrospection {
    * Then DD on the last descriptor says the device is done with them all.
    */
   close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
     const regs = this.#regs;
     const deadline = performance.now() + CLOSE_DRAIN_MS;
     for (let i = 0; i < this.numTxQueues; i++) {
@@ -564,10 +595,13 @@ export class IxgbeDevice implements IxyDevice, RingIntrospection {
       while (!allSent(q) && performance.now() < deadline) sleepMicros(100);
       cleanTx(q, 1);
     }
+    this.#countersAtClose = this.#readCounters();
     this.#globalReset("end of reset on close (CTRL.RST)");
-    // The device no longer reads our memory: buffers it never finished (the
-    // wait timed out) are ours again.
+    // The device no longer reads or writes our memory: buffers it never
+    // finished (the wait timed out) and the receive buffers are ours again.
     for (const q of this.#tx) freeAll(q);
+    for (const q of this.#rx) freeRing(q);
+    this.#function?.disableBusMastering();
   }
 
   /**

@@ -191,10 +191,14 @@ export class VirtioDevice implements IxyDevice, RingIntrospection {
   // fwd batch 32, one process: fields 68.8, this 64.8, per-packet adds into
   // the array 72.1 ns/packet — CPU time on a machine at load 9.)
   #counters = new Float64Array(6);
+  // The PCI function from ixyInit: close() turns its bus mastering off.
+  #function: PciFunction;
+  #closed = false;
 
   private constructor(transport: VirtioTransport, pci: PciFunction) {
     this.pciAddress = pci.address;
     this.pci = pci.pci;
+    this.#function = pci;
     this.#transport = transport;
     this.transportKind = transport.kind;
   }
@@ -643,8 +647,13 @@ export class VirtioDevice implements IxyDevice, RingIntrospection {
     return mac;
   }
 
-  /** Waits up to 100 ms for queued frames to go out, then resets the device. */
+  /**
+   * Waits up to 100 ms for queued frames to go out, then resets the device
+   * and clears its Bus Master Enable. A second call does nothing.
+   */
   close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
     const deadline = performance.now() + 100;
     while (this.#tx.deviceUsedIdx() !== this.#tx.availIdx && performance.now() < deadline) {
       sleepMicros(100);
@@ -653,6 +662,8 @@ export class VirtioDevice implements IxyDevice, RingIntrospection {
     // Writing 0 resets the device: it stops using our memory (section 2.1).
     this.#transport.writeStatus(VIRTIO_STATUS.RESET);
     this.#transport.close();
+    // Bus Master Enable off (PCI 3.0, 6.2.2): no DMA, even from a device that ignored the reset.
+    this.#function.disableBusMastering();
   }
 }
 

@@ -9,7 +9,15 @@
  */
 
 import assert from "node:assert/strict";
-import { dmaAllocatorFor, DRIVERS, findDriver, identify, ixyInit } from "../../drivers/mod.ts";
+import {
+  checkArchitecture,
+  dmaAllocatorFor,
+  dmaAllocatorForAll,
+  DRIVERS,
+  findDriver,
+  identify,
+  ixyInit,
+} from "../../drivers/mod.ts";
 import { IxyError } from "../../src/error.ts";
 
 Deno.test("driver table: PCI IDs pick the driver, unknown IDs none", () => {
@@ -51,4 +59,25 @@ Deno.test({
     assert.throws(() => dmaAllocatorFor("0000:00:00.0"), notANic);
     assert.throws(() => ixyInit("0000:00:00.0"), notANic);
   },
+});
+
+Deno.test("the same NIC twice is refused before anything is touched (fwd X X)", () => {
+  for (const pair of [["0000:00:10.0", "0000:00:10.0"], ["00:10.0", "0000:00:10.0"]]) {
+    assert.throws(
+      () => dmaAllocatorForAll(pair),
+      (e: unknown) => e instanceof IxyError && /0000:00:10\.0 is given twice/.test(e.message),
+    );
+  }
+});
+
+Deno.test("ixyInit drives NICs on x86-64 only: the memory-order argument of src/mmio.ts", () => {
+  checkArchitecture("x86_64");
+  for (const arch of ["aarch64", "riscv64"]) {
+    assert.throws(
+      () => checkArchitecture(arch),
+      (e: unknown) =>
+        e instanceof IxyError && e.message.includes(`x86-64 only (this is ${arch})`) &&
+        e.message.includes("src/mmio.ts"),
+    );
+  }
 });

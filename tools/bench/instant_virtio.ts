@@ -114,6 +114,7 @@ export class InstantVirtioDevice implements ByteRegisters {
       openIoBar: () => this,
       msixEnabled: false,
       dmaAllocator: () => this.dma,
+      disableBusMastering: () => {}, // no bus to master
     };
   }
 

@@ -14,6 +14,7 @@ import { DeviceStats, formatStatsDiff } from "../../src/stats.ts";
 import { intOption } from "./cli.ts";
 import { runTool } from "../../src/error.ts";
 import { VmError } from "../vm/errors.ts";
+import { setStopHandler } from "../../src/exit_guard.ts";
 
 /**
  * Runs a tool's main function: an error we foresaw (an `IxyError` of the
@@ -38,22 +39,24 @@ export function runApp(main: () => Promise<void> | void): Promise<void> {
   });
 }
 
-/** Becomes `stopped` on SIGINT (Ctrl-C) or SIGTERM. */
+/**
+ * Becomes `stopped` on the first SIGINT (Ctrl-C), SIGTERM or SIGHUP, so the
+ * app's loop ends by itself: final statistics, queued frames sent, devices
+ * closed. A second signal stops at once (src/exit_guard.ts), and the devices
+ * are still left quiet.
+ */
 export class StopSignal {
   /** True once a signal arrived. */
   stopped = false;
-  #handler = () => this.stopped = true;
 
   /** Starts listening. */
   constructor() {
-    Deno.addSignalListener("SIGINT", this.#handler);
-    Deno.addSignalListener("SIGTERM", this.#handler);
+    setStopHandler(() => this.stopped = true);
   }
 
-  /** Stops listening (lets the process exit). */
+  /** Stops listening: a signal from now on ends the process at once. */
   dispose(): void {
-    Deno.removeSignalListener("SIGINT", this.#handler);
-    Deno.removeSignalListener("SIGTERM", this.#handler);
+    setStopHandler(undefined);
   }
 }
 
