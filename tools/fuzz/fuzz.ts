@@ -155,6 +155,9 @@ class Fifo {
   }
 }
 
+/** Steps without progress after which a run counts as stalled (a correct driver needs 1 or 2). */
+const STALL_STEPS = 1000;
+
 /** Shared bookkeeping of one run. */
 class Run {
   readonly rng: Rng;
@@ -165,6 +168,8 @@ class Run {
   readonly bufs: PktBuf[] = new Array(256);
   /** Set at the first frame whose size was not the one expected. */
   #outOfStep = false;
+  /** Steps in a row in which the device wrote nothing and the driver handed out nothing. */
+  #idle = 0;
 
   constructor(options: FuzzOptions) {
     this.rng = new Rng(options.seed);
@@ -220,6 +225,26 @@ class Run {
     }
     this.report.delivered += n;
     return n;
+  }
+
+  /**
+   * False once the run is stuck: {@link STALL_STEPS} steps in a row without a
+   * new write-back (`packetsBefore` = `report.packets` at the step's start)
+   * or a frame handed out (`received`). A driver that stops taking
+   * descriptors — its pool empty after a leak, say — would otherwise keep
+   * the loop spinning for ever.
+   */
+  progressed(packetsBefore: number, received: number): boolean {
+    if (this.report.packets > packetsBefore || received > 0) {
+      this.#idle = 0;
+      return true;
+    }
+    if (++this.#idle < STALL_STEPS) return true;
+    this.problem(
+      `stalled after ${this.report.packets} write-backs: for ${STALL_STEPS} steps the driver ` +
+        `took no descriptor and handed out no frame (an empty mempool? a leak)`,
+    );
+    return false;
   }
 
   /**
@@ -366,6 +391,7 @@ function fuzzIntel(run: Run, family: IntelFamily, packets: number): FuzzReport {
     }
   };
   while (r.packets < packets) {
+    const before = r.packets;
     const batch = 1 + rng.int(64);
     for (let k = 0; k < batch; k++) {
       const d = lie.takeRx();
@@ -417,6 +443,7 @@ function fuzzIntel(run: Run, family: IntelFamily, packets: number): FuzzReport {
     flushRx();
     const n = run.receive(drv, 1 + rng.int(64));
     run.send(drv, n);
+    if (!run.progressed(before, n)) break;
     // Transmit write-backs: DD, sometimes with garbage bits, sometimes late.
     for (let d; (d = lie.takeTx()) >= 0;) {
       if (run.fault()) {
@@ -492,6 +519,7 @@ function fuzzVirtio(run: Run, packets: number): FuzzReport {
     lie.publish(q);
   };
   while (r.packets < packets) {
+    const before = r.packets;
     const batch = 1 + rng.int(64);
     for (let k = 0; k < batch; k++) {
       const id = lie.take(RX);
@@ -529,6 +557,7 @@ function fuzzVirtio(run: Run, packets: number): FuzzReport {
     // unpublished (Virtqueue.deviceOwns) — exactly one count per fault.
     const n = run.receive(drv, 128);
     run.send(drv, n);
+    if (!run.progressed(before, n)) break;
     // Transmit: every available descriptor comes back, len garbage, sometimes reordered.
     for (let id; (id = lie.take(TX)) >= 0;) {
       ids.push(id);
