@@ -27,9 +27,10 @@
  * 0, EOP in bit 1) and a length in bits 15:0 of another; nothing in it names
  * a buffer or a ring slot, so ids and index jumps are virtio's only. The
  * error bits to drop for are those that say the frame itself is bad; the
- * bits to ignore report offloads we leave off (checksums, header split,
- * VLAN stripping): no correct device sets them on our rings, and a driver
- * that trusts none of them has nothing to do with them. Sources of the bit
+ * bits to ignore are results of offloads we do not use (checksums, header
+ * split, VLAN stripping) or say there are none (IXSM): true or not, they
+ * say nothing against the frame, and a driver that uses none of those
+ * offloads must deliver it. Sources of the bit
  * positions: the 82599's extended error field (datasheet 7.1.6.2: IPE 31,
  * L4E 30, RXE 29, HBO 23), the 82576's (7.1.5.2, the field's bits 11:0 in
  * word bits 31:20: RXE 11, IPE 10, L4E 9, HBO 3), the 8254x's status and
