@@ -392,6 +392,13 @@ export const IGB_RXDADV_STAT = {
   DD: 0x01,
   /** End Of Packet: the last descriptor of a frame. */
   EOP: 0x02,
+  /**
+   * RXE, bit 31 of the write-back's status/error word (bit 11 of the
+   * extended error field in bits 31:20, 7.1.5): the frame was received with
+   * an error. Not where the 82599 has it (bit 29); Linux's igb calls it
+   * E1000_RXDEXT_STATERR_RXE.
+   */
+  RXE: 0x80000000,
 } as const;
 
 /** Type of {@link IGB_RXDADV_STAT}. */

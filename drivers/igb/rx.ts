@@ -45,6 +45,9 @@ import {
 // (tools/lab/contract.ts), same fields, only the registers behind them differ.
 export { RxQueue, type RxRing };
 
+/** The status bits that decide whether a frame is delivered: EOP must be set, RXE clear. */
+const RX_DROP_STATUS = IGB_RXDADV_STAT.EOP | IGB_RXDADV_STAT.RXE;
+
 /** SRRCTL.BSIZEPACKET for our 2 KB buffers (1 KB units); frames stay <= 1522 bytes (RCTL.LPE off). */
 export const SRRCTL_BSIZEPACKET_2KB = 2;
 
@@ -123,12 +126,13 @@ export function post(q: RxRing, d: number, buf: PktBuf): void {
 /**
  * Receives up to `count` frames from `q` into `bufs[0..n)` and returns n;
  * each returned buffer has `size` set and belongs to the caller. Line for
- * line drivers/ixgbe/rx.ts's rxBatch: only the tail register (RDT) differs.
+ * line drivers/ixgbe/rx.ts's rxBatch: only the tail register (RDT) and the
+ * position of RXE differ.
  *
  * Descriptors the device wrote back wrongly — a frame spread over several
- * descriptors (no EOP; we configured one buffer per frame) or a length of 0
- * or beyond the buffer — are dropped (counted in `q.errors`); their buffers
- * go back to the pool.
+ * descriptors (no EOP; we configured one buffer per frame), a frame error
+ * (RXE), or a length of 0 or beyond the buffer — are dropped (counted in
+ * `q.errors`); their buffers go back to the pool.
  */
 export function rxBatch(q: RxRing, bufs: PktBuf[], count: number): number {
   const desc = q.desc;
@@ -154,8 +158,13 @@ export function rxBatch(q: RxRing, bufs: PktBuf[], count: number): number {
     last = index;
     index = (index + 1) & mask;
     const eop = (status & IGB_RXDADV_STAT.EOP) !== 0;
-    if (q.discarding || !eop || length === 0 || length > buf.data.length) {
-      // Drop: the tail of a multi-descriptor frame, its head, or a bad length.
+    // EOP set and RXE clear, in one AND and one compare as in ixgbe's
+    // rx.ts; RXE is bit 31 here (7.1.5), bit 29 on the 82599.
+    if (
+      q.discarding || (status & RX_DROP_STATUS) !== IGB_RXDADV_STAT.EOP || length === 0 ||
+      length > buf.data.length
+    ) {
+      // Drop: the tail of a multi-descriptor frame, its head, a frame error, or a bad length.
       if (!q.discarding) q.errors++;
       q.discarding = !eop;
       q.pool.free(buf);
