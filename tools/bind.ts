@@ -80,23 +80,25 @@ async function waitFor(path: string): Promise<boolean> {
   return false;
 }
 
-async function main(): Promise<void> {
-  const { values, positionals } = parseArgs({
-    args: Deno.args,
-    allowPositionals: true,
-    options: {
-      user: { type: "string" },
-      unbind: { type: "boolean", default: false },
-      help: { type: "boolean", short: "h", default: false },
-    },
-  });
-  if (values.help) return console.log(HELP);
-  if (positionals.length !== 1) throw new IxyError(`Expected one PCI address.\n${HELP}`);
-  const address = parsePciAddress(positionals[0]);
+/** What {@link bind} is asked to do. */
+export interface BindOptions {
+  /** Owner of /dev/vfio/<group> (default: root). */
+  user?: string;
+  /** Undo instead: give the device back to its kernel driver. */
+  unbind?: boolean;
+}
+
+/**
+ * Binds the device at `address` to vfio-pci and gives its group to
+ * `options.user`, or with `options.unbind` gives it back to the kernel.
+ * Throws an {@link IxyError} (one line, what to do) on what we foresee.
+ */
+export async function bind(pciAddress: string, options: BindOptions = {}): Promise<void> {
+  const address = parsePciAddress(pciAddress);
   const pci = PciDevice.open(address);
   const path = pci.path;
 
-  if (values.unbind) {
+  if (options.unbind) {
     if (pci.driver !== undefined) pci.unbindDriver();
     writeSysfs(`${path}/driver_override`, "\n", "clear driver_override");
     writeSysfs("/sys/bus/pci/drivers_probe", address, "let the kernel pick a driver");
@@ -111,7 +113,7 @@ async function main(): Promise<void> {
         `firmware and boot with intel_iommu=on (the lab VM: deno task vm --iommu).`,
     );
   }
-  const owner = values.user === undefined ? undefined : await userIds(values.user);
+  const owner = options.user === undefined ? undefined : await userIds(options.user);
 
   const modprobe = await new Deno.Command("modprobe", { args: ["vfio-pci"] }).output()
     .catch(() => undefined);
@@ -139,7 +141,7 @@ async function main(): Promise<void> {
   const others = iommuGroupDevices(group).filter((a) => a !== address);
   console.log(
     `bind: ${address} (${pci.ids}) -> vfio-pci, IOMMU group ${group}, ${node} owned by ` +
-      `${values.user ?? "root"}`,
+      `${options.user ?? "root"}`,
   );
   for (const other of others) {
     let driver: string | undefined;
@@ -153,6 +155,21 @@ async function main(): Promise<void> {
       );
     }
   }
+}
+
+async function main(): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: Deno.args,
+    allowPositionals: true,
+    options: {
+      user: { type: "string" },
+      unbind: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  if (values.help) return console.log(HELP);
+  if (positionals.length !== 1) throw new IxyError(`Expected one PCI address.\n${HELP}`);
+  await bind(positionals[0], { user: values.user, unbind: values.unbind });
 }
 
 if (import.meta.main) runApp(main);
