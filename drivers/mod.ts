@@ -133,20 +133,6 @@ function describe(d: IxyDriver): string {
   return `${d.name} (${ids.length > 2 ? `${ids[0]} and ${ids.length - 1} more` : ids.join(", ")})`;
 }
 
-/** Linux interface flag IFF_UP (include/uapi/linux/if.h). */
-const IFF_UP = 0x1;
-
-/** Kernel interfaces of `pci` that are up (administratively). */
-function interfacesUp(pci: PciDevice): string[] {
-  return pci.netInterfaces().filter((name) => {
-    try {
-      return (Number(Deno.readTextFileSync(`/sys/class/net/${name}/flags`).trim()) & IFF_UP) !== 0;
-    } catch {
-      return false;
-    }
-  });
-}
-
 /**
  * Opens the NIC at `pciAddress`, picks its driver from the PCI IDs, and
  * initialises it. Throws an {@link IxyError} (with what to do) on bad input.
@@ -163,13 +149,7 @@ export function ixyInit(pciAddress: string, options: IxyInitOptions = {}): IxyDe
       : undefined;
     return driver.open(vfioFunction(pci, vfio, vectors, options.dma), options);
   }
-  const busy = interfacesUp(pci);
-  if (busy.length > 0 && !options.force) {
-    throw new IxyError(
-      `${pci.address} is in use by the kernel as ${busy.join(", ")} (interface up): refusing ` +
-        `to take it. Take it down first (ip link set ${busy[0]} down) or pass --force.`,
-    );
-  }
+  if (!options.force) pci.requireInterfacesDown();
   const dma = options.dma ?? HugepageAllocator.open();
 
   // From here on we change the device; undo the unbind if anything fails.

@@ -75,7 +75,8 @@ class FakeSysfs {
     d.readDirSync = (p: string) => this.#dir(p).map((name) => ({ name }));
     d.writeTextFileSync = (p: string, text: string) => this.#write(p, text);
     d.statSync = (p: string) => this.#stat(p);
-    d.chownSync = (p: string, uid: number, gid: number) => this.writes.push(`chown ${p} ${uid}`);
+    d.chownSync = (p: string, uid: number, gid: number) =>
+      this.writes.push(`chown ${p} ${uid}:${gid}`);
     d.chmodSync = (p: string, mode: number) => this.writes.push(`chmod ${p} ${mode.toString(8)}`);
     const commands = this.commands;
     d.Command = class {
@@ -298,8 +299,7 @@ Deno.test("bind refuses a NIC whose kernel interface is up, unless --force", asy
     assert.equal(sys.devices.get(E1000)!.driver, "e1000");
   });
   await t.step("with --force: bound to vfio-pci", async () => {
-    // `force` is new with the fix; the cast lets this file run against the old BindOptions.
-    const error = await run(sys, E1000, { force: true } as BindOptions);
+    const error = await run(sys, E1000, { force: true });
     assert.equal(error, undefined, String(error));
     assert.equal(sys.devices.get(E1000)!.driver, "vfio-pci");
   });
@@ -310,7 +310,7 @@ Deno.test("bind takes a NIC that is down to vfio-pci, and --unbind gives it back
   assert.equal(await run(sys, E1000, { user: "alice" }), undefined);
   const dev = sys.devices.get(E1000)!;
   assert.equal(dev.driver, "vfio-pci");
-  assert.ok(sys.writes.includes("chown /dev/vfio/2 0"), sys.writes.join("\n"));
+  assert.ok(sys.writes.includes("chown /dev/vfio/2 0:0"), sys.writes.join("\n"));
   assert.equal(await run(sys, E1000, { unbind: true }), undefined);
   assert.equal(dev.driver, "e1000");
   assert.equal(dev.override, undefined, "driver_override cleared");
@@ -324,4 +324,27 @@ Deno.test("bind takes a NIC ixy.ts has no driver for, with a warning", async () 
     sys.err.some((line) => /^bind: warning: 0000:7f:04\.0 \(10ec:8139\) .*no driver/.test(line)),
     sys.err.join("\n"),
   );
+});
+
+Deno.test("bind refuses a non-NIC that an older bind left with vfio-pci, saying how to undo it", async () => {
+  const sys = machine();
+  sys.devices.get(HOST_BRIDGE)!.driver = "vfio-pci";
+  sys.devices.get(HOST_BRIDGE)!.override = "vfio-pci";
+  assertRefused(
+    sys,
+    await run(sys, HOST_BRIDGE, { unbind: true }),
+    /^0000:7f:00\.0 is not a network controller .* bound to vfio-pci .*echo 0000:7f:00\.0 > \/sys\/bus\/pci\/drivers\/vfio-pci\/unbind/,
+  );
+  assert.equal(sys.devices.get(HOST_BRIDGE)!.driver, "vfio-pci");
+});
+
+Deno.test("bind does not advise binding a non-NIC that shares the NIC's IOMMU group", async () => {
+  const sys = machine();
+  sys.devices.get(E1000)!.group = sys.devices.get(SATA)!.group;
+  assert.equal(await run(sys, E1000), undefined);
+  assert.equal(sys.devices.get(E1000)!.driver, "vfio-pci");
+  assert.equal(sys.devices.get(SATA)!.driver, "ahci", "the SATA controller was not touched");
+  const warning = sys.err.find((line) => line.includes(SATA));
+  assert.match(warning ?? "", /shares IOMMU group 1 and is bound to ahci.*bind takes NICs only/);
+  assert.doesNotMatch(warning ?? "", /deno task bind/);
 });
