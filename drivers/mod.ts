@@ -134,20 +134,6 @@ function describe(d: IxyDriver): string {
   return `${d.name} (${ids.length > 2 ? `${ids[0]} and ${ids.length - 1} more` : ids.join(", ")})`;
 }
 
-/** Linux interface flag IFF_UP (include/uapi/linux/if.h). */
-const IFF_UP = 0x1;
-
-/** Kernel interfaces of `pci` that are up (administratively). */
-function interfacesUp(pci: PciDevice): string[] {
-  return pci.netInterfaces().filter((name) => {
-    try {
-      return (Number(Deno.readTextFileSync(`/sys/class/net/${name}/flags`).trim()) & IFF_UP) !== 0;
-    } catch {
-      return false;
-    }
-  });
-}
-
 /**
  * The devices {@link ixyInit} started in this process and that are not
  * closed yet, by PCI address: a device's `close()` ends with
@@ -222,13 +208,7 @@ export function ixyInit(pciAddress: string, options: IxyInitOptions = {}): IxyDe
       throw e;
     }
   }
-  const busy = interfacesUp(pci);
-  if (busy.length > 0 && !options.force) {
-    throw new IxyError(
-      `${pci.address} is in use by the kernel as ${busy.join(", ")} (interface up): refusing ` +
-        `to take it. Take it down first (ip link set ${busy[0]} down) or pass --force.`,
-    );
-  }
+  if (!options.force) pci.requireInterfacesDown();
   if (options.dma instanceof VfioDmaAllocator) {
     throw new IxyError(
       `${pci.address} is not bound to vfio-pci, so it needs physical addresses, but the DMA ` +

@@ -68,6 +68,9 @@ const CLASS_NAMES: Record<number, string> = {
   0x0c: "serial bus controller",
 };
 
+/** Linux interface flag IFF_UP (include/uapi/linux/if.h), in /sys/class/net/<if>/flags. */
+const IFF_UP = 0x1;
+
 /** Flags in the third column of sysfs `resource` (include/linux/ioport.h). */
 const IORESOURCE_IO = 0x100;
 const IORESOURCE_MEM = 0x200;
@@ -191,6 +194,32 @@ export class PciDevice {
       }
     } catch { /* unreadable: nothing to report */ }
     return names;
+  }
+
+  /** Those of {@link netInterfaces} that are up (administratively: IFF_UP set). */
+  interfacesUp(): string[] {
+    return this.netInterfaces().filter((name) => {
+      try {
+        const flags = Number(Deno.readTextFileSync(`/sys/class/net/${name}/flags`).trim());
+        return (flags & IFF_UP) !== 0;
+      } catch {
+        return false;
+      }
+    });
+  }
+
+  /**
+   * Throws unless every kernel interface of this device is down: taking a NIC
+   * from under an interface that is up cuts off whoever uses it (a route, an
+   * ssh session). Callers skip it on `--force` (`DeviceOptions.force`).
+   */
+  requireInterfacesDown(): void {
+    const busy = this.interfacesUp();
+    if (busy.length === 0) return;
+    throw new IxyError(
+      `${this.address} is in use by the kernel as ${busy.join(", ")} (interface up): refusing ` +
+        `to take it. Take it down first (ip link set ${busy[0]} down) or pass --force.`,
+    );
   }
 
   /** Detaches the kernel driver (writes our address to `driver/unbind`). */
