@@ -17,7 +17,9 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn(t) {
-    const view = await startView({ port: 0, ringSize: SIZE });
+    // Not confined: `deno test -A` runs without --unstable-worker-options
+    // (tests/sim/view_security_test.ts opens the confined server in chromium).
+    const view = await startView({ port: 0, ringSize: SIZE, confine: false });
     let browser: Browser | undefined;
     try {
       // Nobody looks yet: the server has not read the rings once.
@@ -60,7 +62,7 @@ Deno.test({
       });
 
       // Slow traffic, then pause: step mode.
-      await b.eval(`fetch('/api/rate?pps=1000', { method: 'POST' })`);
+      await b.eval(`fetch('api/rate?pps=1000', { method: 'POST' })`);
       await new Promise((r) => setTimeout(r, 500));
       await b.eval(`document.getElementById('pause').click()`);
       await b.waitFor(`!document.querySelector('button.step').disabled`);
@@ -216,7 +218,7 @@ Deno.test({
         await b.eval(`document.getElementById('pause').click()`);
         await b.waitFor(`document.querySelector('button.step').disabled`);
         if (Deno.env.get("VIEW_SCREENSHOTS")) {
-          await b.eval(`fetch('/api/rate?pps=20', { method: 'POST' })`);
+          await b.eval(`fetch('api/rate?pps=20', { method: 'POST' })`);
           await new Promise((r) => setTimeout(r, 1500));
           await b.eval(
             `document.querySelector('svg[data-ring="2"] path[data-d="3"]').dispatchEvent(new MouseEvent('click'))`,

@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { sourcePage, stepCode, stepCodeWanted } from "../../tools/view/source.ts";
+import { pageFiles, sourcePage, stepCode, stepCodeWanted } from "../../tools/view/source.ts";
 
 Deno.test("every step of step mode finds its driver lines", () => {
   for (const driver of ["ixgbe", "virtio"]) {
@@ -33,17 +33,43 @@ Deno.test("every step of step mode finds its driver lines", () => {
   }
 });
 
-Deno.test("the source pages serve only .ts files of the project, read-only", () => {
-  assert.match(sourcePage("drivers/ixgbe/ixgbe.ts")!, /id="L1"/);
-  for (
-    const bad of [
-      "../etc/passwd",
-      "drivers/../deno.json",
-      "/etc/passwd",
-      "docs/view.md",
-      "deno.json",
-    ]
-  ) {
-    assert.equal(sourcePage(bad), undefined, bad);
+Deno.test("the server's files: the page's three and the source files step mode links, nothing else", () => {
+  const code = ["ixgbe", "virtio"].flatMap((driver) =>
+    ["send", "receive", "forward", "receive-back"].flatMap((step) => stepCode(driver, step))
+  );
+  const files = pageFiles(code);
+  const linked = [...new Set(code.map((c) => `src/${c.file}`))].sort();
+  assert.deepEqual(
+    Object.keys(files).sort(),
+    ["", "static/app.js", "static/style.css", ...linked].sort(),
+  );
+  for (const name of linked) assert.match(name, /^src\/drivers\/(ixgbe|virtio)\/[a-z0-9_]+\.ts$/);
+  assert.match(files[""].body, /<title>ixy\.ts/);
+  assert.equal(files[""].type, "text/html; charset=utf-8");
+  assert.equal(files["static/app.js"].type, "text/javascript; charset=utf-8");
+  for (const c of code) {
+    const page = files[`src/${c.file}`].body;
+    const row = new RegExp(`<tr id="L${c.line}">.*?</tr>`).exec(page)?.[0] ?? "";
+    assert.ok(
+      row.includes(c.text.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;")),
+      `${c.file}:${c.line}`,
+    );
   }
+  // No page refers to the server by an absolute path (it would lose the token).
+  for (const [name, f] of Object.entries(files)) {
+    assert.doesNotMatch(f.body, /(href|src)="\//, name);
+    assert.doesNotMatch(f.body, /fetch\(["`]\/|EventSource\(["`]\//, name);
+  }
+});
+
+Deno.test("a source page is read-only text: escaped, its stylesheet relative to the token", () => {
+  const page = sourcePage("drivers/ixgbe/tx.ts", "a < b && c > d\n</pre><script>x</script>");
+  assert.match(page, /<tr id="L1">.*a &lt; b &amp;&amp; c &gt; d/);
+  assert.match(page, /&lt;\/pre&gt;&lt;script&gt;x&lt;\/script&gt;/);
+  assert.doesNotMatch(page, /<script>/);
+  const href = /<link rel="stylesheet" href="([^"]+)"/.exec(page)![1];
+  assert.equal(
+    new URL(href, "http://127.0.0.1:8080/TOKEN/src/drivers/ixgbe/tx.ts").pathname,
+    "/TOKEN/static/style.css",
+  );
 });

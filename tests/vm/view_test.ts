@@ -49,6 +49,15 @@ Deno.test("lab VM: the ring viewer on a virtio NIC (event stream, pointers, one 
     assert.ok(view.snapshots >= 20, `only ${view.snapshots} snapshots`);
   });
 
+  await t.step("as root, its web server ran confined, at an address with a token", () => {
+    const log = field(out, "VIEW_LOG");
+    assert.match(
+      log,
+      /web server: a Worker without read, write, run, ffi, env, sys; net 127\.0\.0\.1:8080 only/,
+    );
+    assert.match(log, /view: open http:\/\/127\.0\.0\.1:8080\/[0-9a-f]{48}\//);
+  });
+
   await t.step("receive queue: used.idx moved by every frame the kernel sent, all refilled", () => {
     const rx = rings[0];
     const seen = JSON.stringify(rx);

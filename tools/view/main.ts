@@ -12,6 +12,7 @@
 import { parseArgs } from "node:util";
 import { runTool } from "../../src/error.ts";
 import { intOption } from "../lib/cli.ts";
+import { MAX_PPS } from "./protocol.ts";
 import { startView } from "./server.ts";
 
 const HELP = `Usage: deno task view [options]
@@ -20,6 +21,11 @@ Runs a driver and a small application and shows its descriptor rings live in
 a web page on 127.0.0.1: who owns each descriptor, the head and tail
 pointers, one descriptor decoded, the packet it points at, rates, and a step
 mode (pause, then one driver call at a time, with the driver's code).
+
+The address it prints holds a per-run random token: only who has it gets
+an answer (other users of the machine and other web pages do not). The web
+server runs in a Worker that may only listen on 127.0.0.1: no files, no
+FFI, no programs (Deno's permissions; see docs/view.md, "Security").
 
 Options:
   --nic sim|instant|<pci>
@@ -53,9 +59,15 @@ async function main(): Promise<void> {
     nic: values.nic,
     port: intOption("port", values.port, { min: 0, max: 65535 }),
     ringSize: intOption("ring-size", values["ring-size"], { min: 8, max: 4096 }),
-    pps: intOption("pps", values.pps, { min: 0, max: 1e9 }),
+    pps: intOption("pps", values.pps, { min: 0, max: MAX_PPS }),
   });
   console.log(`view: ${view.init.ports.map((p) => `${p.name} (${p.driver})`).join(", ")}`);
+  if (view.permissions) {
+    const net = [view.permissions.net].flat().join(", ");
+    console.log(
+      `view: web server: a Worker without read, write, run, ffi, env, sys; net ${net} only`,
+    );
+  }
   console.log(`view: open ${view.url} (Ctrl-C stops)`);
   const stop = async () => {
     await view.close();

@@ -1,7 +1,10 @@
 /**
- * What the two threads of the ring viewer share. The driver and its
- * application run in a Worker (app_worker.ts); the web server and the
- * snapshots run in the other thread (server.ts). They meet in shared memory:
+ * What the threads of the ring viewer share. The driver and its application
+ * run in a Worker (app_worker.ts); the snapshots and the answers to the page
+ * are made in the main thread (server.ts); the web server itself runs in a
+ * third thread, a Worker with narrowed permissions (http_worker.ts), which
+ * passes requests to the main thread as {@link HttpToMain} messages. The
+ * application and the main thread meet in shared memory:
  *
  * - the rings and registers themselves (the DMA memory, the model's register
  *   file; on a real NIC, raw addresses read through Deno.UnsafePointerView),
@@ -24,6 +27,12 @@ export const SNAPSHOT_HZ = 10;
  * (a few hundred microseconds at full speed; 64 ms when slowed down).
  */
 export const PUBLISH_EVERY = 64;
+
+/**
+ * The fastest rate the page (and `--pps`) may ask for, packets/s: well below
+ * 2^31, so that it fits the Int32Array word {@link CTRL}.RATE.
+ */
+export const MAX_PPS = 1_000_000_000;
 
 /** Words of the control array (Int32Array over a SharedArrayBuffer). */
 export const CTRL = {
@@ -162,3 +171,58 @@ export interface AppStart {
   /** Generator rate in packets/s, 0 = unlimited. */
   pps: number;
 }
+
+/** One file the web server serves: its Content-Type and its text. */
+export interface PageFile {
+  type: string;
+  body: string;
+}
+
+/**
+ * What the main thread sends the web server's Worker to start it. The
+ * Worker reads no file and builds no path: it serves {@link files} by name.
+ */
+export interface HttpStart {
+  type: "start";
+  /** TCP port on 127.0.0.1; 0 = any free one. */
+  port: number;
+  /** The per-run token (guard.ts), the first segment of every path. */
+  token: string;
+  /** Path after the token ("" = the page, "static/app.js", "src/drivers/…") → file. */
+  files: Record<string, PageFile>;
+  /** The answer to /api/config (JSON), the same for the whole run. */
+  config: string;
+  /** Number of rings and steps, to refuse out-of-range numbers early. */
+  rings: number;
+  steps: number;
+}
+
+/**
+ * A request the web server passed its checks and hands to the main thread.
+ * The main thread checks the numbers again: it trusts no message.
+ */
+export type ApiCall =
+  | { op: "state" }
+  | { op: "desc"; ring: number; d: number }
+  | { op: "pause" }
+  | { op: "resume" }
+  | { op: "step"; n: number }
+  | { op: "rate"; pps: number };
+
+/** Messages from the web server's Worker to the main thread. */
+export type HttpToMain =
+  | { type: "listening"; port: number }
+  | { type: "error"; message: string }
+  /** The number of open event streams changed (snapshots only while it is > 0). */
+  | { type: "listeners"; count: number }
+  | { type: "api"; id: number; call: ApiCall }
+  | { type: "closed" };
+
+/** Messages from the main thread to the web server's Worker. */
+export type MainToHttp =
+  | HttpStart
+  /** One snapshot for every event stream: "data: {json}\n\n", UTF-8 (transferred, not copied). */
+  | { type: "snapshot"; bytes: Uint8Array<ArrayBuffer> }
+  /** The answer to an {@link ApiCall}: a status and a JSON text (2xx) or a plain one. */
+  | { type: "reply"; id: number; status: number; body: string }
+  | { type: "close" };

@@ -1,13 +1,16 @@
 /**
- * The ring viewer's web server: starts the application (app_worker.ts) in a
- * Worker, then serves, on 127.0.0.1 only,
+ * The ring viewer's main thread: starts the application (app_worker.ts) in
+ * a Worker and the web server (http_worker.ts) in another, with narrowed
+ * permissions ({@link httpWorkerPermissions}), and answers the web server's
+ * calls: snapshots of the rings (also streamed to open pages), one
+ * descriptor decoded, pause, resume, one step, the generator's rate.
  *
- *     /                     the page (static/index.html, app.js, style.css)
- *     /api/config           ports, rings, steps (once)
- *     /api/events           Server-Sent Events: one snapshot per frame
- *     /api/desc?ring=&d=    one descriptor decoded, with its packet
- *     /api/pause, /api/resume, /api/step?n=, /api/rate?pps=   (POST)
- *     /src/<path>#L<n>      driver source, read-only
+ * Three threads, three sets of rights: the application drives the NIC (FFI,
+ * /sys, VFIO: everything); this thread reads the rings, on a real NIC
+ * through Deno.UnsafePointerView (FFI); the web server, the only part the
+ * outside talks to, may only listen on 127.0.0.1. It checks every request
+ * (guard.ts: Host, a per-run token, Origin, numbers) before passing it here,
+ * and this thread checks the numbers again.
  *
  * Snapshots are taken at most SNAPSHOT_HZ times a second and only while a
  * page listens: with nobody looking, this thread sleeps and the driver
@@ -17,9 +20,15 @@
  */
 
 import { IxyError } from "../../src/error.ts";
+import { newToken } from "./guard.ts";
 import {
+  type ApiCall,
   type AppStart,
   CTRL,
+  type HttpStart,
+  type HttpToMain,
+  type MainToHttp,
+  MAX_PPS,
   RATE,
   RATE_WORDS,
   SNAPSHOT_HZ,
@@ -27,7 +36,29 @@ import {
   type ViewInit,
 } from "./protocol.ts";
 import { DmaMap, mapMemory, markHeaders, RingReader } from "./rings.ts";
-import { type CodeLocation, sourcePage, stepCode } from "./source.ts";
+import { type CodeLocation, pageFiles, stepCode } from "./source.ts";
+
+/**
+ * The permissions of the web server's Worker: the network only to listen on
+ * 127.0.0.1 (on `port`; any port of 127.0.0.1 when `port` is 0, "pick a free
+ * one"), nothing else: no reading or writing files (it gets its files from
+ * this thread), no FFI, no subprocesses, no environment, no system
+ * information, no remote imports. Deno 2.9 needs --unstable-worker-options
+ * for Worker permissions, and --no-prompt so that a refused call cannot ask
+ * at the terminal instead (`deno task view` passes both).
+ */
+export function httpWorkerPermissions(port: number): Deno.PermissionOptionsObject {
+  return {
+    net: [port === 0 ? "127.0.0.1" : `127.0.0.1:${port}`],
+    read: false,
+    write: false,
+    run: false,
+    ffi: false,
+    env: false,
+    sys: false,
+    import: false,
+  };
+}
 
 /** Options for {@link startView}. */
 export interface ViewOptions {
@@ -41,12 +72,22 @@ export interface ViewOptions {
   batch?: number;
   /** Generator rate in packets/s; 0 = as fast as it can (default 0). */
   pps?: number;
+  /**
+   * Run the web server's Worker with {@link httpWorkerPermissions} (default
+   * true). Deno 2.9 allows that only with --unstable-worker-options and
+   * exits without it; `deno test -A` runs without, so the in-process tests
+   * pass false (tests/sim/view_security_test.ts checks the confined server
+   * as `deno task view` runs it).
+   */
+  confine?: boolean;
 }
 
 /** A running viewer. */
 export interface View {
-  /** The page's address. */
+  /** The page's address, with the per-run token: `http://127.0.0.1:PORT/<token>/`. */
   readonly url: string;
+  /** The web server Worker's permissions ({@link httpWorkerPermissions}); undefined: not confined. */
+  readonly permissions?: Deno.PermissionOptionsObject;
   /** What the application described. */
   readonly init: ViewInit;
   /** The rings as the server reads them. */
@@ -147,41 +188,41 @@ export async function startView(options: ViewOptions = {}): Promise<View> {
     };
   };
 
-  // One timer for all pages, running only while a page listens.
-  const clients = new Set<ReadableStreamDefaultController<Uint8Array>>();
+  // The driver lines of each step, found once: the source pages served are
+  // read at the same moment, so links and pages agree.
+  const codeOf = init.steps.map((id) => {
+    const info = STEPS.find((s) => s.id === id)!;
+    return stepCode(init.ports[info.port]?.driver ?? init.ports[0].driver, id);
+  });
+  const token = newToken();
+
+  // The web server (http_worker.ts) in its own Worker; it sends us calls.
+  const confined = options.confine ?? true;
+  const requestedPort = options.port ?? 8080;
+  const permissions = confined ? httpWorkerPermissions(requestedPort) : undefined;
+  const http = new Worker(new URL("./http_worker.ts", import.meta.url).href, {
+    type: "module",
+    ...(permissions ? { deno: { permissions } } : {}),
+  });
+  const toHttp = (m: MainToHttp, transfer: Transferable[] = []) => http.postMessage(m, transfer);
+
+  // One timer for all pages, running only while a page listens. Each
+  // snapshot is encoded once and its bytes handed over to the web server
+  // (transferred, not copied), which writes them to every open stream.
   const encoder = new TextEncoder();
   let timer: ReturnType<typeof setInterval> | undefined;
   const tick = () => {
     const t0 = performance.now();
-    const data = encoder.encode(`data: ${JSON.stringify(snapshot())}\n\n`);
+    const bytes = encoder.encode(`data: ${JSON.stringify(snapshot())}\n\n`);
     snapshotMs += performance.now() - t0;
-    for (const c of clients) {
-      try {
-        c.enqueue(data);
-      } catch {
-        clients.delete(c);
-      }
-    }
-    if (clients.size === 0 && timer !== undefined) {
+    toHttp({ type: "snapshot", bytes }, [bytes.buffer]);
+  };
+  const listeners = (count: number) => {
+    if (count > 0) timer ??= setInterval(tick, 1000 / SNAPSHOT_HZ);
+    else if (timer !== undefined) {
       clearInterval(timer);
       timer = undefined;
     }
-  };
-  const events = (): Response => {
-    let me: ReadableStreamDefaultController<Uint8Array>;
-    const body = new ReadableStream<Uint8Array>({
-      start(c) {
-        me = c;
-        clients.add(c);
-        timer ??= setInterval(tick, 1000 / SNAPSHOT_HZ);
-      },
-      cancel() {
-        clients.delete(me);
-      },
-    });
-    return new Response(body, {
-      headers: { "content-type": "text/event-stream", "cache-control": "no-store" },
-    });
   };
 
   const pause = async (on: boolean): Promise<void> => {
@@ -193,7 +234,7 @@ export async function startView(options: ViewOptions = {}): Promise<View> {
 
   const step = async (n: number): Promise<StepResult | string> => {
     const id = init.steps[n];
-    if (id === undefined) return `no step ${n}`;
+    if (!Number.isInteger(n) || id === undefined) return `no step ${n}`;
     if (Atomics.load(ctrl, CTRL.PAUSED) !== 1) return "pause the traffic first";
     const before = rings.map((r) => r.words.slice());
     const ptrBefore = rings.map((r, i) => r.pointers(indices[i]));
@@ -240,15 +281,13 @@ export async function startView(options: ViewOptions = {}): Promise<View> {
         }
       }
     });
-    const info = STEPS.find((s) => s.id === id)!;
-    const driver = init.ports[info.port]?.driver ?? init.ports[0].driver;
     return {
       step: id,
-      label: info.label,
+      label: STEPS.find((s) => s.id === id)!.label,
       packets: Atomics.load(ctrl, CTRL.STEP_RESULT),
       touched,
       moved,
-      code: stepCode(driver, id),
+      code: codeOf[n],
     };
   };
 
@@ -287,81 +326,92 @@ export async function startView(options: ViewOptions = {}): Promise<View> {
     steps: init.steps.map((id) => ({ id, label: STEPS.find((s) => s.id === id)!.label })),
   });
 
-  const json = (v: unknown, status = 200) =>
-    new Response(JSON.stringify(v), { status, headers: { "content-type": "application/json" } });
-  const staticDir = new URL("./static/", import.meta.url);
-  const TYPES: Record<string, string> = {
-    html: "text/html; charset=utf-8",
-    js: "text/javascript; charset=utf-8",
-    css: "text/css; charset=utf-8",
+  // Answers to the web server's calls: a status and a body (JSON if 2xx,
+  // else one plain line). Numbers are checked again here.
+  const answer = async (c: ApiCall): Promise<[number, string]> => {
+    switch (c.op) {
+      case "state":
+        return [200, JSON.stringify(snapshot())];
+      case "desc": {
+        const d = describeEntry(c.ring, c.d);
+        return d ? [200, JSON.stringify(d)] : [404, "No such descriptor."];
+      }
+      case "pause":
+      case "resume":
+        await pause(c.op === "pause");
+        return [200, JSON.stringify({ paused: c.op === "pause" })];
+      case "step": {
+        const r = await step(c.n);
+        return typeof r === "string" ? [409, r] : [200, JSON.stringify(r)];
+      }
+      case "rate":
+        if (!Number.isInteger(c.pps) || c.pps < 0 || c.pps > MAX_PPS) return [400, "Bad pps."];
+        Atomics.store(ctrl, CTRL.RATE, c.pps);
+        return [200, JSON.stringify({ pps: c.pps })];
+    }
+    return [400, "Unknown call."];
   };
 
-  const handler = async (req: Request): Promise<Response> => {
-    const url = new URL(req.url);
-    const path = url.pathname;
-    if (path === "/" || path.startsWith("/static/")) {
-      const name = path === "/" ? "index.html" : path.slice("/static/".length);
-      if (!/^[a-z_]+\.(html|js|css)$/.test(name)) return new Response("not found", { status: 404 });
-      const body = await Deno.readFile(new URL(name, staticDir));
-      return new Response(body, { headers: { "content-type": TYPES[name.split(".")[1]] } });
-    }
-    if (path === "/api/config") return json(config());
-    if (path === "/api/events") return events();
-    if (path === "/api/state") return json(snapshot());
-    if (path === "/api/desc") {
-      const d = describeEntry(
-        Number(url.searchParams.get("ring")),
-        Number(url.searchParams.get("d")),
-      );
-      return d ? json(d) : json({ error: "no such descriptor" }, 404);
-    }
-    if (path.startsWith("/src/")) {
-      const page = sourcePage(decodeURIComponent(path.slice("/src/".length)));
-      return page
-        ? new Response(page, { headers: { "content-type": TYPES.html } })
-        : new Response("not found", { status: 404 });
-    }
-    if (req.method !== "POST") return new Response("not found", { status: 404 });
-    if (path === "/api/pause") {
-      await pause(true);
-      return json({ paused: true });
-    }
-    if (path === "/api/resume") {
-      await pause(false);
-      return json({ paused: false });
-    }
-    if (path === "/api/step") {
-      const r = await step(Number(url.searchParams.get("n")));
-      return typeof r === "string" ? json({ error: r }, 409) : json(r);
-    }
-    if (path === "/api/rate") {
-      const pps = Number(url.searchParams.get("pps"));
-      if (!Number.isInteger(pps) || pps < 0) return json({ error: "pps: a whole number ≥ 0" }, 400);
-      Atomics.store(ctrl, CTRL.RATE, pps);
-      return json({ pps });
-    }
-    return new Response("not found", { status: 404 });
-  };
-
-  let server: Deno.HttpServer<Deno.NetAddr>;
-  try {
-    server = Deno.serve({
-      hostname: "127.0.0.1",
-      port: options.port ?? 8080,
-      onListen: () => {},
-    }, handler);
-  } catch (e) {
+  let closed = () => {};
+  const httpClosed = new Promise<void>((resolve) => closed = resolve);
+  const stopApp = () => {
     Atomics.store(ctrl, CTRL.STOP, 1);
     Atomics.store(ctrl, CTRL.PAUSE, 0);
+    Atomics.notify(ctrl, CTRL.STEP_SEQ);
+  };
+  let port: number;
+  try {
+    port = await new Promise<number>((resolve, reject) => {
+      http.onmessage = (e: MessageEvent<HttpToMain>) => {
+        const m = e.data;
+        if (m.type === "listening") resolve(m.port);
+        else if (m.type === "error") {
+          reject(
+            new IxyError(
+              `Cannot listen on 127.0.0.1:${requestedPort} (${m.message}). ` +
+                `Pick another port with --port.`,
+            ),
+          );
+        } else if (m.type === "listeners") listeners(m.count);
+        else if (m.type === "closed") closed();
+        else if (m.type === "api") {
+          answer(m.call).then(
+            ([status, body]) => toHttp({ type: "reply", id: m.id, status, body }),
+            () => toHttp({ type: "reply", id: m.id, status: 500, body: "Internal error." }),
+          );
+        }
+      };
+      http.onerror = (e) => {
+        e.preventDefault();
+        reject(new IxyError(`The viewer's web server failed: ${e.message}`));
+      };
+      const files = pageFiles(codeOf.flat());
+      const start: HttpStart = {
+        type: "start",
+        port: requestedPort,
+        token,
+        files,
+        config: JSON.stringify(config()),
+        rings: rings.length,
+        steps: init.steps.length,
+      };
+      toHttp(start);
+    });
+  } catch (e) {
+    stopApp();
     worker.terminate();
-    throw new IxyError(
-      `Cannot listen on 127.0.0.1:${options.port ?? 8080} (${(e as Error).message}). ` +
-        `Pick another port with --port.`,
-    );
+    http.terminate();
+    throw e;
   }
-  const url = `http://127.0.0.1:${server.addr.port}/`;
+  // From now on a failure of the web server is one line, not a stack trace.
+  http.onerror = (e) => {
+    e.preventDefault();
+    console.error(`view: the web server failed: ${e.message}`);
+  };
+  const url = `http://127.0.0.1:${port}/${token}/`;
   return {
     url,
+    permissions,
     init,
     rings,
     get snapshots() {
@@ -371,19 +421,14 @@ export async function startView(options: ViewOptions = {}): Promise<View> {
       return snapshotMs;
     },
     async close() {
-      if (timer !== undefined) clearInterval(timer);
-      for (const c of clients) {
-        try {
-          c.close();
-        } catch { /* already closed */ }
-      }
-      Atomics.store(ctrl, CTRL.STOP, 1);
-      Atomics.store(ctrl, CTRL.PAUSE, 0);
-      Atomics.notify(ctrl, CTRL.STEP_SEQ);
+      listeners(0);
+      toHttp({ type: "close" });
+      await Promise.race([httpClosed, new Promise((r) => setTimeout(r, 3000))]);
+      http.terminate();
+      stopApp();
       // Let the application close its devices (the model's reset) before it goes.
       await Promise.race([appStopped, new Promise((r) => setTimeout(r, 3000))]);
       worker.terminate();
-      await server.shutdown();
     },
   };
 }

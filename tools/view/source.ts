@@ -1,11 +1,16 @@
 /**
  * The driver code behind each step of step mode, as file:line links — found
- * at run time by searching the driver's source for a line, so the links
- * follow the code when it moves (no line numbers kept here) — and the
- * read-only source pages those links open.
+ * when the viewer starts by searching the driver's source for a line, so the
+ * links follow the code when it moves (no line numbers kept here) — and the
+ * table of every file the web server serves: the page's own three files and
+ * a read-only page of each source file those links open. The table is built
+ * once, at start, from names this module chooses; the web server looks a
+ * request's path up in it as a whole string and builds no path from a URL.
  *
  * @module
  */
+
+import type { PageFile } from "./protocol.ts";
 
 /** The repository root (two levels above this file). */
 export const ROOT = new URL("../../", import.meta.url);
@@ -86,14 +91,14 @@ const WHERE: Record<string, Record<string, [string, string[]][]>> = {
 /** Steps "forward" and "receive-back" run the same driver functions as "send" and "receive". */
 const SAME_AS: Record<string, string> = { forward: "send", "receive-back": "receive" };
 
-/** All .ts files under `dir` (relative to the root), sorted. */
+/** All .ts files under `dir` (relative to the root), sorted; symbolic links are left out. */
 function tsFiles(dir: string): string[] {
   const out: string[] = [];
   const walk = (rel: string) => {
     for (const e of Deno.readDirSync(new URL(rel, ROOT))) {
       const p = `${rel}/${e.name}`;
       if (e.isDirectory) walk(p);
-      else if (e.name.endsWith(".ts")) out.push(p);
+      else if (e.isFile && /^[a-z0-9_]+\.ts$/.test(e.name)) out.push(p);
     }
   };
   walk(dir);
@@ -146,35 +151,54 @@ export function stepCode(driver: string, step: string): CodeLocation[] {
   return out;
 }
 
-/** Directories whose .ts files the server shows. */
-const SERVED = ["drivers/", "src/", "tools/"];
-
 const escapeHtml = (s: string) =>
   s.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;");
 
 /**
- * A read-only page of source file `path` with numbered lines (anchors #L12),
- * or undefined if `path` is not a .ts file under drivers/, src/ or tools/.
+ * A read-only page of source file `file` (its path from the repository root)
+ * whose text is `text`, with numbered lines (anchors #L12). The page is
+ * served at `<token>/src/<file>`; its stylesheet link is relative, so it
+ * keeps the token.
  */
-export function sourcePage(path: string): string | undefined {
-  if (!SERVED.some((d) => path.startsWith(d)) || !path.endsWith(".ts")) return undefined;
-  if (path.split("/").some((part) => part === ".." || part === "" || part === ".")) {
-    return undefined;
-  }
-  let text: string;
-  try {
-    text = Deno.readTextFileSync(new URL(path, ROOT));
-  } catch {
-    return undefined;
-  }
+export function sourcePage(file: string, text: string): string {
+  const up = "../".repeat(file.split("/").length);
   const lines = text.split("\n").map((l, i) =>
     `<tr id="L${i + 1}"><td class="n"><a href="#L${i + 1}">${i + 1}</a></td><td><pre>${
       escapeHtml(l)
     }</pre></td></tr>`
   );
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${
-    escapeHtml(path)
-  }</title><link rel="stylesheet" href="/static/style.css"></head><body class="source"><h1>${
-    escapeHtml(path)
+    escapeHtml(file)
+  }</title><link rel="stylesheet" href="${up}static/style.css"></head><body class="source"><h1>${
+    escapeHtml(file)
   } <small>(read-only)</small></h1><table>${lines.join("")}</table></body></html>`;
+}
+
+/** The page's own files, in tools/view/static/, with their types. */
+const STATIC: Record<string, string> = {
+  "index.html": "text/html; charset=utf-8",
+  "app.js": "text/javascript; charset=utf-8",
+  "style.css": "text/css; charset=utf-8",
+};
+
+/**
+ * Every file the web server serves, by the path after the token: "" (the
+ * page, static/index.html), "static/app.js", "static/style.css", and
+ * "src/<file>" for each source file that `code` (the links step mode shows)
+ * points at. Read now, once; nothing else is ever served.
+ */
+export function pageFiles(code: readonly CodeLocation[]): Record<string, PageFile> {
+  const files: Record<string, PageFile> = {};
+  const staticDir = new URL("./static/", import.meta.url);
+  for (const [name, type] of Object.entries(STATIC)) {
+    const body = Deno.readTextFileSync(new URL(name, staticDir));
+    files[name === "index.html" ? "" : `static/${name}`] = { type, body };
+  }
+  for (const file of new Set(code.map((c) => c.file))) {
+    files[`src/${file}`] = {
+      type: STATIC["index.html"],
+      body: sourcePage(file, Deno.readTextFileSync(new URL(file, ROOT))),
+    };
+  }
+  return files;
 }

@@ -15,10 +15,20 @@ PEER=$(ls /sys/bus/pci/devices/$PEER_PCI/net/ 2>/dev/null ||
 echo 1 > /proc/sys/net/ipv6/conf/"$PEER"/disable_ipv6
 ip link set "$PEER" up
 RX_BEFORE=$(cat /sys/class/net/"$PEER"/statistics/rx_packets)
-$RUN tools/view/main.ts --nic "$OURS" --port 8080 --pps "$PPS" --seconds 400 > /tmp/view.log 2>&1 &
+rm -f /tmp/view.log
+# As `deno task view` runs it: the web server in a confined Worker.
+$RUN --unstable-worker-options --no-prompt tools/view/main.ts --nic "$OURS" --port 8080 \
+  --pps "$PPS" --seconds 400 > /tmp/view.log 2>&1 &
 VIEW_PID=$!
+# The address, with its per-run token, is printed once the viewer runs (slow under emulation).
+URL=
+while [ -z "$URL" ]; do
+  kill -0 $VIEW_PID 2>/dev/null || break
+  sleep 0.5
+  URL=$(sed -n 's/^view: open \(http[^ ]*\).*/\1/p' /tmp/view.log 2>/dev/null)
+done
 rm -f /tmp/view.ready /tmp/view.done
-$RUN tests/vm/guest/view_check.ts http://127.0.0.1:8080/ --ready-file /tmp/view.ready \
+$RUN tests/vm/guest/view_check.ts "$URL" --ready-file /tmp/view.ready \
   --done-file /tmp/view.done --seconds 4 > /tmp/view.json &
 CHECK_PID=$!
 while [ ! -e /tmp/view.ready ]; do

@@ -5,6 +5,10 @@
  *
  *     deno run -A --no-check tests/vm/guest/view_check.ts <url> --ready-file F --done-file D
  *
+ * `<url>` is the address the viewer printed, with its token
+ * (http://127.0.0.1:8080/<token>/); the POSTs carry the Origin header a
+ * browser would send (the viewer refuses POSTs without it).
+ *
  * It waits for the server, reads /api/config, listens to /api/events, creates
  * the ready file (the guest script then lets the kernel peer send frames),
  * collects the pointers of every ring until the done file exists (the peer
@@ -25,7 +29,8 @@ const { values, positionals } = parseArgs({
     seconds: { type: "string", default: "3" },
   },
 });
-const url = positionals[0] ?? "http://127.0.0.1:8080/";
+const url = positionals[0];
+if (!url) throw new Error("usage: view_check.ts <the address the viewer printed> [options]");
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Pointers {
@@ -93,7 +98,9 @@ const rings = config.rings.map((r: { kind: string; size: number }, i: number) =>
 });
 
 // Step mode: pause, "send one packet", look at the descriptor it used.
-const post = async (path: string) => await (await fetch(url + path, { method: "POST" })).json();
+const origin = new URL(url).origin;
+const post = async (path: string) =>
+  await (await fetch(url + path, { method: "POST", headers: { origin } })).json();
 await post("api/pause");
 const before: Snapshot = await (await fetch(url + "api/state")).json();
 const step = await post("api/step?n=0");

@@ -1,6 +1,10 @@
 // The ring viewer's page: plain JavaScript and SVG, no build step, no library.
-// It asks the server for the layout once (/api/config), then redraws from
-// the snapshots the server streams (/api/events, Server-Sent Events).
+// It asks the server for the layout once (api/config), then redraws from
+// the snapshots the server streams (api/events, Server-Sent Events).
+//
+// Every URL here is relative: the page lives at http://127.0.0.1:PORT/<token>/,
+// so each request (and each source link) carries the per-run token the
+// server checks. The browser adds the Origin header to the POSTs itself.
 
 const SVG = "http://www.w3.org/2000/svg";
 const R = 130; // outer radius of a ring
@@ -136,7 +140,7 @@ function drawPlot(p, values, unit) {
 }
 
 async function setup() {
-  config = await (await fetch("/api/config")).json();
+  config = await (await fetch("api/config")).json();
   document.getElementById("nic").textContent = config.nic === "sim"
     ? "Software 82599 (tools/sim82599), two ports cabled back to back."
     : `NIC ${config.nic}.`;
@@ -175,9 +179,9 @@ async function setup() {
   });
   document.getElementById("pause").addEventListener("click", togglePause);
   document.getElementById("speed").addEventListener("change", async (e) => {
-    await fetch(`/api/rate?pps=${e.target.value}`, { method: "POST" });
+    await post(`api/rate?pps=${e.target.value}`);
   });
-  const events = new EventSource("/api/events");
+  const events = new EventSource("api/events");
   events.onmessage = (e) => update(JSON.parse(e.data));
 }
 
@@ -229,8 +233,15 @@ function update(s) {
   });
 }
 
+// A POST; resolves to its JSON answer, or to { error } with the server's
+// one-line refusal.
+async function post(path) {
+  const res = await fetch(path, { method: "POST" });
+  return res.ok ? await res.json() : { error: (await res.text()).trim() };
+}
+
 async function togglePause() {
-  await fetch(paused ? "/api/resume" : "/api/pause", { method: "POST" });
+  await post(paused ? "api/resume" : "api/pause");
   if (paused) clearTouched();
 }
 
@@ -240,7 +251,7 @@ function clearTouched() {
 }
 
 async function step(n) {
-  const res = await (await fetch(`/api/step?n=${n}`, { method: "POST" })).json();
+  const res = await post(`api/step?n=${n}`);
   const box = document.getElementById("step-text");
   document.getElementById("step-result").hidden = false;
   box.textContent = "";
@@ -276,14 +287,16 @@ async function step(n) {
   for (const c of res.code) {
     const li = html("li", undefined, code);
     const a = html("a", `${c.file}:${c.line}`, li);
-    a.href = `/src/${c.file}#L${c.line}`;
+    a.href = `src/${c.file}#L${c.line}`;
     a.target = "_blank";
     html("span", `  ${c.label}: ${c.text}`, li);
   }
 }
 
 async function showDescriptor(i, d) {
-  const res = await (await fetch(`/api/desc?ring=${i}&d=${d}`)).json();
+  const got = await fetch(`api/desc?ring=${i}&d=${d}`);
+  if (!got.ok) return;
+  const res = await got.json();
   if (selected) ringViews[selected[0]].descs[selected[1]].classList.remove("selected");
   selected = [i, d];
   ringViews[i].descs[d].classList.add("selected");
