@@ -84,12 +84,19 @@ function onSignal(name: keyof typeof SIGNALS): void {
   Deno.exit(128 + SIGNALS[name]);
 }
 
-/** Installs the listeners, once. They do not keep the process alive. */
+/**
+ * Installs the listeners, once. They do not keep the process alive. In a
+ * Worker, signals stay the main thread's business (every thread's listener
+ * would see them, and `Deno.exit` there ends only the Worker): the main
+ * thread must have the Worker close its devices (tools/view/main.ts does).
+ */
 function install(): void {
   if (installed) return;
   installed = true;
-  for (const name of Object.keys(SIGNALS) as (keyof typeof SIGNALS)[]) {
-    Deno.addSignalListener(name, () => onSignal(name));
+  if (!("WorkerGlobalScope" in globalThis)) {
+    for (const name of Object.keys(SIGNALS) as (keyof typeof SIGNALS)[]) {
+      Deno.addSignalListener(name, () => onSignal(name));
+    }
   }
   // unload: after main returned or Deno.exit. error/unhandledrejection: before
   // Deno prints the uncaught error and exits (we do not preventDefault it).

@@ -114,6 +114,28 @@ const CONTAINER_PATH = "/dev/vfio/vfio";
 const IOMMU_HINT = "Enable the IOMMU (VT-d/AMD-Vi in the firmware, intel_iommu=on on the " +
   "kernel command line; the lab VM: deno task vm --iommu) and load VFIO: modprobe vfio-pci";
 
+/**
+ * The error for a failed VFIO_SET_IOMMU. EPERM there does not mean the IOMMU
+ * is off (the group would have no /dev/vfio node then): vfio_iommu_type1
+ * refuses a host without interrupt remapping, since a device could then
+ * forge MSI writes (Linux drivers/vfio/vfio_iommu_type1.c,
+ * allow_unsafe_interrupts).
+ */
+export function setIommuError(code: number): IxyError {
+  const what = `Cannot select the Type1 IOMMU (VFIO_SET_IOMMU): ${strerror(code)}.`;
+  if (code === LIBC.EPERM) {
+    return new IxyError(
+      `${what} The IOMMU is on, but this host has no interrupt remapping, which ` +
+        `vfio_iommu_type1 requires. Turn it on (intel_iommu=on with interrupt remapping, ` +
+        `intremap=on; the lab VM: deno task vm --iommu), or accept the risk that a device can ` +
+        `forge interrupts: modprobe vfio_iommu_type1 allow_unsafe_interrupts=1. See: dmesg | ` +
+        `grep -i -e remapping -e vfio`,
+      { errno: code },
+    );
+  }
+  return new IxyError(`${what} ${IOMMU_HINT}`, { errno: code });
+}
+
 /** `ioctl` with a struct argument; throws an {@link IxyError} on failure. */
 function ioctlOrThrow(fd: number, request: bigint, arg: Uint8Array, what: string): number {
   const r = libc().ioctl(fd, request, arg);
@@ -220,17 +242,22 @@ export class VfioContainer {
       );
     }
     const containerFd = new Int32Array([this.fd]);
-    ioctlOrThrow(
-      fd,
-      VFIO_IOCTL.GROUP_SET_CONTAINER,
-      u8(containerFd),
-      `Cannot add IOMMU group ${group} to the VFIO container`,
-    );
-    if (!this.#iommuSet) {
-      if (libc().ioctl_int(this.fd, VFIO_IOCTL.SET_IOMMU, BigInt(VFIO.TYPE1_IOMMU)) < 0) {
-        throw sysError("Cannot select the Type1 IOMMU (VFIO_SET_IOMMU)", IOMMU_HINT);
+    try {
+      ioctlOrThrow(
+        fd,
+        VFIO_IOCTL.GROUP_SET_CONTAINER,
+        u8(containerFd),
+        `Cannot add IOMMU group ${group} to the VFIO container`,
+      );
+      if (!this.#iommuSet) {
+        if (libc().ioctl_int(this.fd, VFIO_IOCTL.SET_IOMMU, BigInt(VFIO.TYPE1_IOMMU)) < 0) {
+          throw setIommuError(errno());
+        }
+        this.#iommuSet = true;
       }
-      this.#iommuSet = true;
+    } catch (e) {
+      libc().close(fd); // the group is not ours after all: no fd left open
+      throw e;
     }
     this.#groups.set(group, fd);
     return fd;
@@ -693,9 +720,15 @@ export class VfioInterrupt {
     if (pending > 0) return pending;
     // struct pollfd { int fd; short events; short revents; }
     this.#pollfd[1] = LIBC.POLLIN;
-    const r = await libc().poll_async(u8(this.#pollfd), 1n, Math.max(0, Math.round(timeoutMs)));
-    if (r < 0) throw sysError("Cannot wait for an interrupt (poll)");
-    return r === 0 ? 0 : this.consume();
+    // poll returns > 0 (readable), 0 (timeout) or < 0. On < 0 poll failed
+    // on Deno's helper thread, and errno is per thread, so its reason cannot
+    // be read here (errno() would give the main thread's,
+    // unrelated). The one failure a valid eventfd can meet is EINTR, a
+    // signal (Ctrl-C) that landed on that thread: treat it as an early
+    // wake-up; the caller polls the ring and may sleep again. So in every
+    // case: take what the counter holds.
+    await libc().poll_async(u8(this.#pollfd), 1n, Math.max(0, Math.round(timeoutMs)));
+    return this.consume();
   }
 
   /** Closes the eventfd. */

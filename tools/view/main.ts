@@ -11,6 +11,8 @@
 
 import { parseArgs } from "node:util";
 import { runTool } from "../../src/error.ts";
+import { atExit, setStopHandler } from "../../src/exit_guard.ts";
+import { PciDevice } from "../../src/pci.ts";
 import { intOption } from "../lib/cli.ts";
 import { MAX_PPS } from "./protocol.ts";
 import { startView } from "./server.ts";
@@ -42,6 +44,24 @@ Options:
   --seconds N       stop after N seconds (default: run until Ctrl-C)
   -h, --help        show this help`;
 
+/**
+ * If `name` is a PCI function we took from the kernel (sysfs mode: no driver
+ * bound now), clears its Bus Master Enable when the process ends. Through
+ * VFIO nothing is needed: closing the device fd resets the device.
+ */
+function quietAtExit(name: string): void {
+  let pci: PciDevice;
+  try {
+    pci = PciDevice.open(name);
+  } catch {
+    return; // the software 82599: no PCI function
+  }
+  if (pci.driver !== undefined) return;
+  atExit(() => {
+    if (pci.busMastering) pci.disableBusMastering();
+  });
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     args: Deno.args,
@@ -69,17 +89,23 @@ async function main(): Promise<void> {
     );
   }
   console.log(`view: open ${view.url} (Ctrl-C stops)`);
+  // The driver runs in a Worker (app_worker.ts): Ctrl-C, SIGTERM or SIGHUP
+  // has it close its NICs (reset, bus mastering off), then we exit. Should
+  // the process end any other way (a second signal, an error), the exit
+  // guard (src/exit_guard.ts) at least turns off bus mastering of each NIC
+  // we took in sysfs mode (no kernel driver now), from this thread.
+  for (const port of view.init.ports) quietAtExit(port.name);
   const stop = async () => {
     await view.close();
     Deno.exit(0);
   };
-  Deno.addSignalListener("SIGINT", stop);
+  setStopHandler(() => void stop());
   const seconds = values.seconds;
   if (seconds !== undefined) {
     const ms = 1000 * intOption("seconds", seconds, { min: 1, max: 86400 });
     await new Promise((r) => setTimeout(r, ms));
-    Deno.removeSignalListener("SIGINT", stop);
     await view.close();
+    setStopHandler(undefined);
   }
 }
 
