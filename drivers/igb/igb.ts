@@ -438,9 +438,9 @@ export class IgbDevice implements IxyDevice {
 
   /**
    * Receives up to `count` packets from queue `queueId`: {@link rxBatch} of
-   * ./rx.ts — ixgbe's rx.ts line for line, the advanced receive descriptor
-   * (7.1.5) being the 82599's. Malformed write-backs are dropped there and
-   * counted in `rxErrors`.
+   * ./rx.ts — ixgbe's rx.ts ported, the advanced receive descriptor (7.1.5)
+   * being the 82599's but for the RXE bit (31 here, 29 there). Malformed
+   * write-backs are dropped there and counted in `rxErrors`.
    */
   rxBatch(queueId: number, bufs: PktBuf[], count: number): number {
     const q = this.#rx[queueId];
