@@ -73,6 +73,32 @@ export {
 export { VirtioInterrupts } from "./drivers/virtio/interrupts.ts";
 export { DeviceStats, diffMbit, diffMpps, formatStatsDiff } from "./src/stats.ts";
 export {
+  type Ipv4Address,
+  RSS_DEFAULT_KEY,
+  RSS_KEY_REGISTERS,
+  RSS_KEY_SIZE,
+  RSS_MAX_QUEUE,
+  RSS_RETA_REGISTERS,
+  RSS_RETA_SIZE,
+  RSS_TYPE,
+  rssClassify,
+  type RssFields,
+  rssFrameInput,
+  type RssInput,
+  rssInputIpv4,
+  rssInputIpv4Tcp,
+  rssInputIpv4Udp,
+  rssKeyFromRegisters,
+  rssKeyRegisters,
+  rssQueue,
+  type RssResult,
+  rssRetaFor,
+  rssRetaFromRegisters,
+  rssRetaRegisters,
+  type RssType,
+  toeplitzHash,
+} from "./src/rss.ts";
+export {
   DEFAULT_ENTRY_SIZE,
   Mempool,
   type MempoolOptions,
