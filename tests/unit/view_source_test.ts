@@ -1,12 +1,41 @@
 /**
  * The ring viewer's step mode links each step to the driver lines that do
  * it, found by searching the source (tools/view/source.ts). This test fails
- * when the driver changes so that a line is no longer found: update the
- * search pieces there.
+ * when the driver changes so that a line is no longer found, or found twice:
+ * update the search pieces there.
  */
 
 import assert from "node:assert/strict";
-import { pageFiles, sourcePage, stepCode, stepCodeWanted } from "../../tools/view/source.ts";
+import {
+  pageFiles,
+  sourcePage,
+  stepCode,
+  stepCodeWanted,
+  stepSearch,
+} from "../../tools/view/source.ts";
+
+Deno.test("every search piece of step mode matches exactly one line of its driver", () => {
+  // A piece that matches nothing is dead (the code moved on without it); one
+  // that matches twice may link the wrong line. Pieces after the first of a
+  // step are searched in the step's function and the functions it calls.
+  // ("forward" and "receive-back" search as "send" and "receive".)
+  const problems: string[] = [];
+  for (const driver of ["ixgbe", "virtio"]) {
+    for (const step of ["send", "receive"]) {
+      const entries = stepSearch(driver, step);
+      assert.equal(entries.length, stepCodeWanted(driver, step), `${driver} ${step}`);
+      for (const { label, needle, hits } of entries) {
+        if (hits.length !== 1) {
+          const where = hits.map((h) => `${h.file}:${h.line}`).join(", ");
+          problems.push(
+            `${driver} ${step} "${label}": "${needle}" matches ${hits.length}: ${where}`,
+          );
+        }
+      }
+    }
+  }
+  assert.deepEqual(problems, []);
+});
 
 Deno.test("every step of step mode finds its driver lines", () => {
   for (const driver of ["ixgbe", "virtio"]) {

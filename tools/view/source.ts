@@ -28,62 +28,42 @@ export interface CodeLocation {
 }
 
 /**
- * What to search for, per driver and step: a label and pieces of the line —
- * the first piece found wins, so one entry can follow the code through a
- * restructuring (ixgbe's ring code in ixgbe.ts, or in rx.ts/tx.ts).
+ * What to search for, per driver and step: a label and a piece of the line.
+ * The first entry finds the step's function; each of the others must match
+ * exactly one code line of that function or of the functions of its file
+ * it calls (tests/unit/view_source_test.ts fails otherwise: when the driver
+ * changes, change the pieces here).
  */
-const WHERE: Record<string, Record<string, [string, string[]][]>> = {
+const WHERE: Record<string, Record<string, [string, string][]>> = {
   ixgbe: {
     send: [
-      ["txBatch: send on a queue", ["export function txBatch(", "txBatch(queueId: number"]],
-      ["free buffers of sent descriptors (DD)", [
-        "cleanTx(q, Math.min(",
-        "this.#cleanTx(q, q.cleanBatch)",
-      ]],
-      ["write the descriptor: buffer address", [
-        "desc[w + BUFFER_ADDR_LO] =",
-        "desc[w + TXD.BUFFER_ADDR_LO] =",
-      ]],
-      ["write the descriptor: command and length", [
-        "desc[w + CMD_TYPE_LEN] =",
-        "desc[w + TXD.CMD_TYPE_LEN] =",
-      ]],
-      ["move the tail: TDT", ["write32(IXGBE_TDT(q.queueId)", "write32(IXGBE_TDT(queueId)"]],
+      ["txBatch: send on a queue", "export function txBatch("],
+      ["free buffers of sent descriptors (DD)", "cleanTx(q, Math.min("],
+      ["write the descriptor: buffer address", "desc[w + BUFFER_ADDR_LO] ="],
+      ["write the descriptor: command and length", "desc[w + CMD_TYPE_LEN] ="],
+      ["move the tail: TDT", "write32(IXGBE_TDT(q.queueId)"],
     ],
     receive: [
-      ["rxBatch: receive from a queue", ["export function rxBatch(", "rxBatch(queueId: number"]],
-      ["is it written back? read DD", [
-        "desc[w + WB_STATUS_ERROR]",
-        "desc[w + RXD.WB_STATUS_ERROR]",
-        "Atomics.load(desc, w + RXD.WB_STATUS_ERROR)",
-      ]],
-      ["its length", ["desc[w + WB_LENGTH]", "desc[w + RXD.WB_LENGTH]"]],
-      ["refill: a fresh buffer into the descriptor", [
-        "post(q, index, fresh)",
-        "q.post(index, fresh)",
-      ]],
-      ["give them back to the device: RDT", [
-        "write32(IXGBE_RDT(q.queueId)",
-        "write32(IXGBE_RDT(queueId)",
-      ]],
+      ["rxBatch: receive from a queue", "export function rxBatch("],
+      ["is it written back? read DD", "desc[w + WB_STATUS_ERROR]"],
+      ["its length", "desc[w + WB_LENGTH]"],
+      ["refill: a fresh buffer into the descriptor", "post(q, index, fresh)"],
+      ["give them back to the device: RDT", "write32(IXGBE_RDT(q.queueId)"],
     ],
   },
   virtio: {
     send: [
-      ["txBatch: send", ["txBatch(queueId: number"]],
-      ["fill a descriptor", [
-        "vq.setBufferDescriptor(id, buf.dataPhysLo",
-        "vq.setDescriptor(id, buf.physAddr + hdrOffset",
-      ]],
-      ["put it into the available ring", ["vq.pushAvailable(id)"]],
-      ["publish avail.idx", ["vq.publishAvailable()"]],
-      ["notify the device", ["this.#transport.notify(vq.index)"]],
+      ["txBatch: send", "txBatch(queueId: number"],
+      ["fill a descriptor", "vq.setBufferDescriptor(id, buf.dataPhysLo"],
+      ["put it into the available ring", "vq.pushAvailable(id)"],
+      ["publish avail.idx", "vq.publishAvailable()"],
+      ["notify the device", "this.#transport.notify(vq.index)"],
     ],
     receive: [
-      ["rxBatch: receive", ["rxBatch(queueId: number"]],
-      ["read used.idx", ["vq.deviceUsedIdx()"]],
-      ["refill: a fresh buffer into the descriptor", ["postRxBuffer(vq, id, fresh, hdrSize)"]],
-      ["publish avail.idx", ["vq.publishAvailable()"]],
+      ["rxBatch: receive", "rxBatch(queueId: number"],
+      ["read used.idx", "vq.deviceUsedIdx()"],
+      ["refill: a fresh buffer into the descriptor", "postRxBuffer(vq, id, fresh, hdrSize)"],
+      ["publish avail.idx", "vq.publishAvailable()"],
     ],
   },
 };
@@ -110,12 +90,63 @@ export function stepCodeWanted(driver: string, step: string): number {
   return WHERE[driver]?.[SAME_AS[step] ?? step]?.length ?? 0;
 }
 
+/** Not in a comment (a line starting with `*`, `//` or `/*`). */
+const isCode = (l: string) => !/^\s*(\*|\/\/|\/\*)/.test(l);
+
+/** Index of the line closing the block that line `start` opens: `}` at its indentation. */
+function blockEnd(lines: string[], start: number): number {
+  const indent = /^\s*/.exec(lines[start])![0];
+  const end = lines.findIndex((l, i) => i > start && l.startsWith(`${indent}}`));
+  return end < 0 ? lines.length - 1 : end;
+}
+
+/** A function or method definition on one line: `function f(...) {`, `  #m(...): T {`. */
+const DEFINITION =
+  /^\s*(?:export\s+)?(?:async\s+)?(?:function\s+|(?:static\s+)?)(?!(?:if|for|while|switch|catch)\b)(#?[A-Za-z_$][\w$]*)\s*\([^)]*\)\s*(?::[^{;=]+)?\{\s*$/;
+
 /**
- * The driver code of step `step` for driver `driver` ("ixgbe", "virtio"):
- * searches drivers/<driver>/ for each line, first the function, then the
- * lines after it. Lines it cannot find are left out.
+ * The lines a step's function covers: its own block (from `at`, the line of
+ * its definition) and the blocks of the functions of the same file that it
+ * calls — ixgbe's `txBatch` writes its descriptors in `writeTxDescriptors`.
  */
-export function stepCode(driver: string, step: string): CodeLocation[] {
+function scope(lines: string[], at: number): [number, number][] {
+  const ranges: [number, number][] = [[at, blockEnd(lines, at)]];
+  const defs = new Map<string, number>();
+  lines.forEach((l, i) => {
+    const m = DEFINITION.exec(l);
+    if (m && isCode(l)) defs.set(m[1], i);
+  });
+  const body = lines.slice(at + 1, ranges[0][1]).filter(isCode).join("\n");
+  for (const [, name] of body.matchAll(/(#?[A-Za-z_$][\w$]*)\s*\(/g)) {
+    const d = defs.get(name);
+    if (d !== undefined && d !== at && !ranges.some(([a]) => a === d)) {
+      ranges.push([d, blockEnd(lines, d)]);
+    }
+  }
+  return ranges;
+}
+
+/** A code line a search piece matched: path from the root, 1-based line. */
+export interface Hit {
+  file: string;
+  line: number;
+}
+
+/** One entry of a step's search and every code line its piece matched. */
+export interface StepSearch {
+  label: string;
+  needle: string;
+  /** For the first entry, matches in all the driver's files; then in the function's scope. */
+  hits: Hit[];
+}
+
+/**
+ * Searches drivers/<driver>/ for the lines of step `step`: the first entry
+ * finds the step's function in any file of the driver, the other entries are
+ * searched only in that function and the functions of its file it calls.
+ * Every match of each piece is returned (the test wants exactly one).
+ */
+export function stepSearch(driver: string, step: string): StepSearch[] {
   const wanted = WHERE[driver]?.[SAME_AS[step] ?? step] ?? [];
   let files: { file: string; lines: string[] }[];
   try {
@@ -126,27 +157,43 @@ export function stepCode(driver: string, step: string): CodeLocation[] {
   } catch {
     return [];
   }
-  const out: CodeLocation[] = [];
-  let fn: { file: string; line: number } | undefined;
-  const isCode = (l: string) => !/^\s*(\*|\/\/|\/\*)/.test(l); // not in a comment
-  for (const [label, needles] of wanted) {
-    let hit: CodeLocation | undefined;
-    for (const needle of needles) {
-      // Prefer a hit after the function's first line, in the same file.
-      const order = fn ? [...files].sort((a) => (a.file === fn!.file ? -1 : 1)) : files;
-      for (const f of order) {
-        const from = fn && f.file === fn.file ? fn.line : 0;
-        const i = f.lines.findIndex((l, n) => n >= from && l.includes(needle) && isCode(l));
-        if (i >= 0) {
-          hit = { label, file: f.file, line: i + 1, text: f.lines[i].trim() };
-          break;
+  const out: StepSearch[] = [];
+  let fn: { file: string; lines: string[]; ranges: [number, number][] } | undefined;
+  for (const [label, needle] of wanted) {
+    const where = fn ? [fn] : files.map((f) => ({ ...f, ranges: [[0, f.lines.length - 1]] }));
+    const hits: Hit[] = [];
+    for (const f of where) {
+      for (const [a, b] of f.ranges) {
+        for (let i = a; i <= b; i++) {
+          if (f.lines[i].includes(needle) && isCode(f.lines[i])) {
+            hits.push({ file: f.file, line: i + 1 });
+          }
         }
       }
-      if (hit) break;
     }
-    if (!hit) continue;
-    if (!fn) fn = { file: hit.file, line: hit.line - 1 };
-    out.push(hit);
+    out.push({ label, needle, hits });
+    if (!fn) {
+      const hit = hits[0];
+      const f = files.find((f) => f.file === hit?.file);
+      if (!hit || !f) return out; // no function, no lines after it
+      fn = { ...f, ranges: scope(f.lines, hit.line - 1) };
+    }
+  }
+  return out;
+}
+
+/**
+ * The driver code of step `step` for driver `driver` ("ixgbe", "virtio"):
+ * the first line found for each entry of {@link stepSearch}. Lines it
+ * cannot find are left out.
+ */
+export function stepCode(driver: string, step: string): CodeLocation[] {
+  const out: CodeLocation[] = [];
+  for (const s of stepSearch(driver, step)) {
+    const hit = s.hits[0];
+    if (hit === undefined) continue;
+    const text = Deno.readTextFileSync(new URL(hit.file, ROOT)).split("\n")[hit.line - 1].trim();
+    out.push({ label: s.label, ...hit, text });
   }
   return out;
 }
