@@ -416,8 +416,13 @@ Deno.test({
             await b.waitFor(
               `[...document.querySelectorAll('.ptr')].every((g) => g.getAttribute('data-value') !== null)`,
             );
-            await b.eval(`document.getElementById('speed').value = '1000'`);
-            await b.eval(`document.getElementById('speed').dispatchEvent(new Event('change'))`);
+            // Set and announce in one turn of the page: a snapshot between
+            // two evals would write the server's rate back into the field
+            // (update() does, every frame), and the change would post that.
+            await b.eval(
+              `(() => { const s = document.getElementById('speed'); s.value = '1000'; ` +
+                `s.dispatchEvent(new Event('change')); })()`,
+            );
             await b.waitFor(`document.getElementById('speed').value === '1000'`);
             await b.eval(`document.getElementById('pause').click()`);
             await b.waitFor(`!document.querySelector('button.step').disabled`);
