@@ -2,7 +2,8 @@
  * Run by tests/sim/bar_alloc_sim_test.ts in a process of its own (with the
  * V8 flags the test picks): reads and writes registers of a running
  * software 82599 through its BAR (tools/sim82599/bar.ts) and prints, as one
- * JSON line, how many bytes the heap grew per access once the code is warm.
+ * JSON line, how many bytes the heap grew per access once the code is warm
+ * (the least of three rounds).
  *
  * The count is lab 6's (tools/lab/lab6_perf.ts `ProbedDevice`): heap use
  * only grows between garbage collections, so the sum of its rises between
@@ -48,9 +49,15 @@ try {
     bytesPerAccess(read);
     bytesPerAccess(write);
   }
+  // The fewest bytes of three measured rounds: a real allocation per access
+  // (16 bytes or more: a heap number) shows in every round, while a one-off
+  // in the window (a late compile under load: 1.86 bytes per access once in
+  // CI, Maglev only) does not repeat.
+  const least = (access: () => void) =>
+    Math.min(bytesPerAccess(access), bytesPerAccess(access), bytesPerAccess(access));
   const result = {
-    read: bytesPerAccess(read),
-    write: bytesPerAccess(write),
+    read: least(read),
+    write: least(write),
     violations: sim.violations().length,
     sink,
   };
