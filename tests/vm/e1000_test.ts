@@ -16,11 +16,58 @@
 
 import assert from "node:assert/strict";
 import { readQemuLog, type VmOptions } from "../../tools/vm/mod.ts";
-import { checkForwardOutput, field, guest } from "./lib.ts";
+import { checkForwardOutput, field, guest, SharedBoot } from "./lib.ts";
 
 const COUNT = 2000;
+/** Frames of the 82545EM's pktgen run. */
+const COUNT_82545EM = 500;
 
-/** Runs `script` in a VM with `options` and QEMU's guest-error log; returns the output and the log. */
+/**
+ * One boot for the tests without IOMMU, four pairs of NICs on four hubs:
+ * hub 0: 00:10.0 ours (82540EM), 00:11.0 the kernel's virtio_net;
+ * hub 1: 00:12.0 A (kernel), 00:13.0 X (ours); hub 2: 00:14.0 Y (ours), 00:15.0 B;
+ * hub 3: 00:16.0 ours (82545EM), 00:17.0 the kernel's. fwd moves A and B into
+ * network namespaces, so it runs last.
+ */
+const vm = new SharedBoot(
+  {
+    nicModels: [
+      "e1000",
+      "virtio",
+      "virtio",
+      "e1000",
+      "e1000",
+      "virtio",
+      "e1000-82545em",
+      "virtio",
+    ],
+    hubs: [0, 0, 1, 1, 2, 2, 3, 3],
+  },
+  {
+    pktgenAndRx: {
+      script: `sh tests/vm/guest/pktgen_to_kernel.sh ${COUNT} && ` +
+        `sh tests/vm/guest/kernel_to_rx.sh ${COUNT}`,
+    },
+    e82545em: {
+      script: `sh tests/vm/guest/pktgen_to_kernel.sh ${COUNT_82545EM} && ` +
+        "echo OURS_ID=$(cat /sys/bus/pci/devices/$OURS/device)",
+      env: { OURS: "0000:00:16.0", PEER_PCI: "0000:00:17.0" },
+    },
+    fwd: {
+      script: "sh tests/vm/guest/forward.sh 4194304 && " +
+        "echo X_Y_IDS=$(cat /sys/bus/pci/devices/0000:00:1[34].0/device)",
+      env: {
+        A_PCI: "0000:00:12.0",
+        X_PCI: "0000:00:13.0",
+        Y_PCI: "0000:00:14.0",
+        B_PCI: "0000:00:15.0",
+      },
+    },
+  },
+  true,
+);
+
+/** Runs `script` in a VM of its own with `options` and QEMU's guest-error log. */
 async function guestWithLog(
   script: string,
   options: VmOptions,
@@ -35,11 +82,9 @@ async function guestWithLog(
 }
 
 Deno.test("lab VM e1000: pktgen -> kernel virtio_net, kernel -> our rxBatch", async (t) => {
-  // NIC 0 (ours) is a QEMU 82540EM, NIC 1 the kernel's virtio_net, on hub 0.
-  const { out, qemuLog } = await guestWithLog(
-    `sh tests/vm/guest/pktgen_to_kernel.sh ${COUNT} && sh tests/vm/guest/kernel_to_rx.sh ${COUNT}`,
-    { nics: 2, nicModels: ["e1000", "virtio"] },
-  );
+  // 00:10.0 (ours) is a QEMU 82540EM, 00:11.0 the kernel's virtio_net, on hub 0.
+  const out = await vm.section("pktgenAndRx");
+  const qemuLog = await vm.qemuLog();
   await t.step("our pktgen drove the NIC with the e1000 driver", () => {
     assert.match(out, /^pktgen: e1000 NIC 0000:00:10\.0, MAC 02:69:78:79:00:00, link 1000 /m);
   });
@@ -84,12 +129,9 @@ Deno.test("lab VM e1000: pktgen -> kernel virtio_net, kernel -> our rxBatch", as
 });
 
 Deno.test("lab VM e1000: fwd joins two kernel hosts (ping, TCP, counters)", async (t) => {
-  // A (kernel virtio_net) -hub 0- X (ours, 82540EM), Y (ours, 82540EM) -hub 1- B (kernel).
-  const { out, qemuLog } = await guestWithLog(
-    "sh tests/vm/guest/forward.sh 4194304 && " +
-      "echo X_Y_IDS=$(cat /sys/bus/pci/devices/0000:00:1[12].0/device)",
-    { nics: 4, nicModels: ["virtio", "e1000", "e1000", "virtio"], hubs: [0, 0, 1, 1] },
-  );
+  // A (kernel virtio_net) -hub 1- X (ours, 82540EM), Y (ours, 82540EM) -hub 2- B (kernel).
+  const out = await vm.section("fwd");
+  const qemuLog = await vm.qemuLog();
   await t.step("ping, 4 MiB TCP with equal SHA-256, counters equal the kernel's", () => {
     assert.equal(field(out, "X_Y_IDS"), "0x100e 0x100e", "X and Y are 82540EMs");
     checkForwardOutput(out, 4194304);
@@ -126,15 +168,12 @@ Deno.test("lab VM + IOMMU e1000: pktgen as nobody through VFIO -> kernel peer", 
 });
 
 Deno.test("lab VM e1000: the 82545EM (8086:100f) too: pktgen -> kernel virtio_net", async (t) => {
-  const count = 500;
-  const { out, qemuLog } = await guestWithLog(
-    `sh tests/vm/guest/pktgen_to_kernel.sh ${count} && ` +
-      "echo OURS_ID=$(cat /sys/bus/pci/devices/0000:00:10.0/device)",
-    { nics: 2, nicModels: ["e1000-82545em", "virtio"] },
-  );
+  const count = COUNT_82545EM;
+  const out = await vm.section("e82545em");
+  const qemuLog = await vm.qemuLog();
   await t.step("an 82545EM, driven by our e1000 driver", () => {
     assert.equal(field(out, "OURS_ID"), "0x100f");
-    assert.match(out, /^pktgen: e1000 NIC 0000:00:10\.0/m);
+    assert.match(out, /^pktgen: e1000 NIC 0000:00:16\.0/m);
   });
   await t.step("the kernel peer received every frame", () => {
     const peer = JSON.parse(field(out, "PEER_RESULT"));

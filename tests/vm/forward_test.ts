@@ -1,20 +1,28 @@
 /**
  * Lab-VM tests with the Linux network stack on both sides of our driver:
  * fwd between two network namespaces (ping, a TCP transfer, counters), and
- * pcap read back by tshark.
+ * pcap read back by tshark. One boot for both: pcap first (on NICs 0 and 1,
+ * hub 0; --rebind gives NIC 0 back to the kernel), then fwd on all four.
  */
 
 import assert from "node:assert/strict";
-import { checkForwardOutput, field, guest } from "./lib.ts";
+import { checkForwardOutput, field, SharedBoot } from "./lib.ts";
+
+const PCAP_COUNT = 500;
+
+const vm = new SharedBoot({ nics: 4, hubs: [0, 0, 1, 1] }, {
+  pcap: { script: `sh tests/vm/guest/pcap_capture.sh ${PCAP_COUNT}` },
+  fwd: { script: "sh tests/vm/guest/forward.sh 4194304" },
+});
 
 Deno.test("lab VM: fwd joins two kernel hosts (ping, TCP, counters)", async () => {
-  const out = await guest("sh tests/vm/guest/forward.sh 4194304", { nics: 4, hubs: [0, 0, 1, 1] });
+  const out = await vm.section("fwd");
   checkForwardOutput(out, 4194304);
 });
 
 Deno.test("lab VM: pcap writes what the kernel sent; tshark decodes every frame; --rebind", async () => {
-  const count = 500;
-  const out = await guest(`sh tests/vm/guest/pcap_capture.sh ${count}`, { nics: 2 });
+  const count = PCAP_COUNT;
+  const out = await vm.section("pcap");
   assert.match(out, new RegExp(`^pcap: wrote ${count} frames`, "m"));
   assert.equal(Number(field(out, "TSHARK_ALL")), count);
   assert.equal(Number(field(out, "TSHARK_OURS")), count, "all are our UDP test frames");

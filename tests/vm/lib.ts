@@ -1,12 +1,13 @@
 /**
- * Helpers shared by the lab-VM tests: run a guest script, read its
- * `NAME=value` lines.
+ * Helpers shared by the lab-VM tests: run a guest script, share one boot
+ * between a file's tests ({@link SharedBoot}), read `NAME=value` lines.
  *
  * @module
  */
 
 import assert from "node:assert/strict";
-import { runInVm, type VmOptions } from "../../tools/vm/mod.ts";
+import { readQemuLog, runInVm, type VmOptions } from "../../tools/vm/mod.ts";
+import { shellQuote } from "../../tools/vm/run_dir.ts";
 
 /**
  * Boots the lab VM with `options`, runs `script` and returns its output;
@@ -16,6 +17,138 @@ export async function guest(script: string, options: VmOptions = {}): Promise<st
   const result = await runInVm(script, { nics: 2, timeoutSeconds: 600, ...options });
   assert.equal(result.code, 0, `guest script failed (exit ${result.code}):\n${result.output}`);
   return result.output;
+}
+
+/** One guest script of a {@link SharedBoot}, with its own environment. */
+export interface Section {
+  /** Shell command(s), run by /bin/sh in a subshell of their own. */
+  readonly script: string;
+  /** Variables exported for this section only. */
+  readonly env?: Readonly<Record<string, string>>;
+}
+
+/** What one section of a shared boot printed, and how it ended. */
+interface SectionResult {
+  readonly code: number;
+  readonly output: string;
+}
+
+const BEGIN = "@@ixy-section-begin ";
+const END = "@@ixy-section-end ";
+
+/**
+ * One boot of the lab VM for several tests of a file. Booting costs ~10 s
+ * under TCG (QEMU, the kernel, the first Deno start in the guest), and the
+ * tests of a file mostly need the same machine: so the first test to ask boots
+ * it and runs every section in order, each in its own subshell, and each test
+ * then checks its own section's output and exit code. The sections must not
+ * depend on each other's success; a section that changes the machine for the
+ * next (a NIC taken from the kernel, interfaces moved into namespaces) comes
+ * later in the list. QEMU's guest-error log, with `qemuLog: true`, covers the
+ * whole boot.
+ */
+export class SharedBoot {
+  readonly #options: VmOptions;
+  readonly #sections: ReadonlyMap<string, Section>;
+  readonly #withLog: boolean;
+  #run: Promise<{ results: Map<string, SectionResult>; qemuLog: string[] }> | undefined;
+
+  /**
+   * @param options the VM (NICs, models, IOMMU, ...); the timeout defaults to 600 s per boot
+   * @param sections name → section, run in this order
+   * @param qemuLog also record QEMU's `-d guest_errors,unimp` log
+   */
+  constructor(options: VmOptions, sections: Record<string, Section>, qemuLog = false) {
+    this.#options = options;
+    this.#sections = new Map(Object.entries(sections));
+    this.#withLog = qemuLog;
+  }
+
+  /** The output of section `name`; fails the test (showing it) if its script failed. */
+  async section(name: string): Promise<string> {
+    const result = (await this.#boot()).results.get(name);
+    assert.ok(result, `section ${name} did not run (the boot ended before it)`);
+    assert.equal(
+      result.code,
+      0,
+      `guest section ${name} failed (exit ${result.code}):\n${result.output}`,
+    );
+    return result.output;
+  }
+
+  /** QEMU's guest-error lines of the whole boot (needs `qemuLog` in the constructor). */
+  async qemuLog(): Promise<string[]> {
+    assert.ok(this.#withLog, "this SharedBoot records no QEMU log");
+    return (await this.#boot()).qemuLog;
+  }
+
+  #boot(): Promise<{ results: Map<string, SectionResult>; qemuLog: string[] }> {
+    this.#run ??= this.#start();
+    return this.#run;
+  }
+
+  async #start(): Promise<{ results: Map<string, SectionResult>; qemuLog: string[] }> {
+    const lines: string[] = [];
+    for (const [name, { script, env }] of this.#sections) {
+      const exports = Object.entries(env ?? {})
+        .map(([k, v]) => `export ${k}=${shellQuote(v)}; `).join("");
+      lines.push(
+        `echo ${shellQuote(BEGIN + name)}`,
+        `(${exports}${script}) 2>&1; echo "${END}${name} $?"`,
+      );
+    }
+    const logFile = this.#withLog
+      ? await Deno.makeTempFile({ prefix: "ixy-qemu-", suffix: ".log" })
+      : undefined;
+    // Kept as it comes: a boot that times out still shows how far it got.
+    const decoder = new TextDecoder();
+    let output = "";
+    let failure: string | undefined;
+    try {
+      await runInVm(lines.join("\n"), {
+        nics: 2,
+        timeoutSeconds: 900,
+        ...this.#options,
+        qemuLog: logFile,
+        onOutput: (chunk) => {
+          output += decoder.decode(chunk, { stream: true });
+        },
+      });
+    } catch (error) {
+      failure = error instanceof Error ? error.message : String(error);
+    }
+    try {
+      return {
+        results: this.#split(output, failure),
+        qemuLog: logFile ? readQemuLog(logFile) : [],
+      };
+    } finally {
+      if (logFile) await Deno.remove(logFile).catch(() => {});
+    }
+  }
+
+  /** Cuts the boot's output into its sections; one cut short gets `failure` and the output. */
+  #split(output: string, failure: string | undefined): Map<string, SectionResult> {
+    const results = new Map<string, SectionResult>();
+    let current: { name: string; lines: string[] } | undefined;
+    for (const line of output.split("\n")) {
+      if (line.startsWith(BEGIN)) {
+        current = { name: line.slice(BEGIN.length), lines: [] };
+      } else if (current && line.startsWith(END + current.name + " ")) {
+        const code = Number(line.slice(END.length + current.name.length + 1));
+        results.set(current.name, { code, output: current.lines.join("\n") });
+        current = undefined;
+      } else current?.lines.push(line);
+    }
+    // A section cut short (timeout, a guest crash), and those after it.
+    const why = failure ?? "the guest stopped before the section ended";
+    for (const name of this.#sections.keys()) {
+      if (results.has(name)) continue;
+      const shown = current?.name === name ? current.lines.join("\n") : "(not started)";
+      results.set(name, { code: -1, output: `${why}\n--- its output so far ---\n${shown}` });
+    }
+    return results;
+  }
 }
 
 /** The value of the `name=value` line in `output`; fails the test if absent. */

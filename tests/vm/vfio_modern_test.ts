@@ -11,17 +11,40 @@
  */
 
 import assert from "node:assert/strict";
-import { checkForwardOutput, field, guest } from "./lib.ts";
+import { checkForwardOutput, field, SharedBoot } from "./lib.ts";
 
 const COUNT = 2000;
-/** q35 + intel-iommu, modern virtio NICs whose DMA the IOMMU translates. */
-const MODERN_IOMMU = { iommu: true, modernNics: true };
+/** Frames each way of the test without IOMMU. */
+const SYSFS_COUNT = 500;
+
+/**
+ * q35 + intel-iommu, modern virtio NICs whose DMA the IOMMU translates; one
+ * boot. pktgen and rxBatch use 00:10.0 (ours) and 00:11.0 (kernel) on hub 0;
+ * fwd then joins 00:11.0 (ns A) and 00:13.0 (ns B) through X = 00:10.0, Y = 00:12.0.
+ */
+const iommu = new SharedBoot({ iommu: true, modernNics: true, nics: 4, hubs: [0, 0, 1, 1] }, {
+  pktgen: { script: `sh tests/vm/guest/vfio_modern_pktgen_to_kernel.sh ${COUNT}` },
+  rx: { script: `sh tests/vm/guest/vfio_modern_kernel_to_rx.sh ${COUNT}` },
+  fwd: {
+    script: "sh tests/vm/guest/forward.sh 1048576",
+    env: {
+      VFIO_AS_NOBODY: "1",
+      A_PCI: "0000:00:11.0",
+      X_PCI: "0000:00:10.0",
+      Y_PCI: "0000:00:12.0",
+      B_PCI: "0000:00:13.0",
+    },
+  },
+});
+
+/** Modern virtio NICs without IOMMU, as root over sysfs BARs; one boot. */
+const sysfs = new SharedBoot({ modernNics: true }, {
+  pktgen: { script: `sh tests/vm/guest/pktgen_to_kernel.sh ${SYSFS_COUNT}` },
+  rx: { script: `sh tests/vm/guest/kernel_to_rx.sh ${SYSFS_COUNT}` },
+});
 
 Deno.test("lab VM + IOMMU, modern virtio: pktgen as nobody through VFIO -> kernel peer", async (t) => {
-  const out = await guest(
-    `sh tests/vm/guest/vfio_modern_pktgen_to_kernel.sh ${COUNT}`,
-    MODERN_IOMMU,
-  );
+  const out = await iommu.section("pktgen");
   await t.step("a modern-only NIC (1af4:1041) bound to vfio-pci, and it stayed there", () => {
     assert.equal(field(out, "DRIVER_OURS"), "vfio-pci");
     assert.equal(field(out, "DEVICE_ID_OURS"), "0x1041");
@@ -38,7 +61,7 @@ Deno.test("lab VM + IOMMU, modern virtio: pktgen as nobody through VFIO -> kerne
 });
 
 Deno.test("lab VM + IOMMU, modern virtio: kernel peer -> our rxBatch as nobody", async (t) => {
-  const out = await guest(`sh tests/vm/guest/vfio_modern_kernel_to_rx.sh ${COUNT}`, MODERN_IOMMU);
+  const out = await iommu.section("rx");
   const rx = JSON.parse(field(out, "RX_RESULT"));
   await t.step("every frame arrived once, byte-exact (12-byte virtio_net_hdr stripped)", () => {
     assert.equal(field(out, "DRIVER_OURS"), "vfio-pci");
@@ -53,11 +76,7 @@ Deno.test("lab VM + IOMMU, modern virtio: kernel peer -> our rxBatch as nobody",
 });
 
 Deno.test("lab VM + IOMMU, modern virtio: fwd as nobody joins two kernel hosts", async (t) => {
-  const out = await guest("VFIO_AS_NOBODY=1 sh tests/vm/guest/forward.sh 1048576", {
-    ...MODERN_IOMMU,
-    nics: 4,
-    hubs: [0, 0, 1, 1],
-  });
+  const out = await iommu.section("fwd");
   await t.step("both NICs through VFIO, fwd ran as nobody", () => {
     assert.equal(field(out, "DRIVER_X"), "vfio-pci");
     assert.equal(field(out, "DRIVER_Y"), "vfio-pci");
@@ -72,17 +91,16 @@ Deno.test("lab VM + IOMMU, modern virtio: fwd as nobody joins two kernel hosts",
 });
 
 Deno.test("lab VM, modern virtio as root over sysfs BARs (no IOMMU): pktgen and rxBatch", async (t) => {
-  const count = 500;
-  const options = { modernNics: true };
+  const count = SYSFS_COUNT;
   await t.step("pktgen -> kernel peer: every frame", async () => {
-    const out = await guest(`sh tests/vm/guest/pktgen_to_kernel.sh ${count}`, options);
+    const out = await sysfs.section("pktgen");
     const peer = JSON.parse(field(out, "PEER_RESULT"));
     assert.equal(peer.bad, 0, `malformed frames: ${peer.badReasons}`);
     assert.equal(peer.good, count);
     assert.equal(Number(field(out, "KERNEL_RX_PACKETS")), count);
   });
   await t.step("kernel peer -> rxBatch: byte-exact", async () => {
-    const out = await guest(`sh tests/vm/guest/kernel_to_rx.sh ${count}`, options);
+    const out = await sysfs.section("rx");
     const rx = JSON.parse(field(out, "RX_RESULT"));
     assert.equal(rx.good, count);
     assert.equal(rx.mismatched, 0);

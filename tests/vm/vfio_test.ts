@@ -1,7 +1,7 @@
 /**
  * Lab-VM tests of the VFIO path (src/vfio.ts), in the VM with QEMU's
- * emulated Intel IOMMU (`deno task vm --iommu`). Each test boots the VM, runs
- * one script from tests/vm/guest/vfio_*.sh and checks what it printed.
+ * emulated Intel IOMMU (`deno task vm --iommu`). The tests share one boot: each
+ * runs one script from tests/vm/guest/vfio_*.sh in it and checks what it printed.
  *
  * - pktgen and rxBatch through VFIO on a legacy virtio NIC bound to vfio-pci
  *   (tools/bind.ts): registers through the VFIO device fd. Such a NIC's DMA
@@ -13,14 +13,19 @@
  */
 
 import assert from "node:assert/strict";
-import { field, guest } from "./lib.ts";
+import { field, SharedBoot } from "./lib.ts";
 
 const COUNT = 2000;
+
 /** QEMU with an emulated Intel IOMMU (q35, intel-iommu). */
-const IOMMU = { iommu: true };
+const vm = new SharedBoot({ iommu: true }, {
+  fault: { script: "sh tests/vm/guest/vfio_iommu_fault.sh" },
+  pktgen: { script: `sh tests/vm/guest/vfio_pktgen_to_kernel.sh ${COUNT}` },
+  rx: { script: `sh tests/vm/guest/vfio_kernel_to_rx.sh ${COUNT}` },
+});
 
 Deno.test("lab VM + IOMMU: an unmapped IOVA faults, as a normal user", async (t) => {
-  const out = await guest("sh tests/vm/guest/vfio_iommu_fault.sh", IOMMU);
+  const out = await vm.section("fault");
   const dma = JSON.parse(field(out, "DMA_RESULT"));
   const peer = JSON.parse(field(out, "PEER_RESULT"));
   await t.step("the tool ran as nobody (uid 65534)", () => {
@@ -46,7 +51,7 @@ Deno.test("lab VM + IOMMU: an unmapped IOVA faults, as a normal user", async (t)
 });
 
 Deno.test("lab VM + IOMMU: pktgen through VFIO -> kernel virtio_net peer", async (t) => {
-  const out = await guest(`sh tests/vm/guest/vfio_pktgen_to_kernel.sh ${COUNT}`, IOMMU);
+  const out = await vm.section("pktgen");
   await t.step("the NIC was bound to vfio-pci and stayed there", () => {
     assert.equal(field(out, "DRIVER"), "vfio-pci");
     assert.equal(field(out, "DRIVER_AFTER"), "vfio-pci");
@@ -65,7 +70,7 @@ Deno.test("lab VM + IOMMU: pktgen through VFIO -> kernel virtio_net peer", async
 });
 
 Deno.test("lab VM + IOMMU: kernel virtio_net -> our rxBatch through VFIO", async (t) => {
-  const out = await guest(`sh tests/vm/guest/vfio_kernel_to_rx.sh ${COUNT}`, IOMMU);
+  const out = await vm.section("rx");
   const rx = JSON.parse(field(out, "RX_RESULT"));
   await t.step("every frame arrived once, byte-exact", () => {
     assert.equal(field(out, "DRIVER"), "vfio-pci");

@@ -1,18 +1,28 @@
 /**
  * Lab-VM tests of the virtio driver against a peer we did not write: the
  * Linux kernel's own virtio_net driver on a second NIC of the same QEMU hub.
- * Each test boots the VM (QEMU, TCG), runs one script from tests/vm/guest/,
- * and checks what it printed. Needs root on the host (QEMU, the kernel
- * download); see README.
+ * The tests share one boot of the VM (QEMU, TCG): each runs one script from
+ * tests/vm/guest/ in it and checks what that printed. bad_input.sh comes
+ * last (it takes the hugepages away), on 00:11.0: the peer NIC, still the
+ * kernel's. Needs root on the host (QEMU, the kernel download); see README.
  */
 
 import assert from "node:assert/strict";
-import { field, guest } from "./lib.ts";
+import { field, SharedBoot } from "./lib.ts";
 
 const COUNT = 3000;
 
+const vm = new SharedBoot({
+  // A NIC no driver of ours takes (the e1000 it used to be is now ours).
+  extraDevices: ["rtl8139,addr=0x1e,romfile="],
+}, {
+  pktgen: { script: `sh tests/vm/guest/pktgen_to_kernel.sh ${COUNT}` },
+  rx: { script: `sh tests/vm/guest/kernel_to_rx.sh ${COUNT}` },
+  badInput: { script: "sh tests/vm/guest/bad_input.sh", env: { OURS: "0000:00:11.0" } },
+});
+
 Deno.test("lab VM: pktgen -> kernel virtio_net peer", async (t) => {
-  const out = await guest(`sh tests/vm/guest/pktgen_to_kernel.sh ${COUNT}`);
+  const out = await vm.section("pktgen");
   const peer = JSON.parse(field(out, "PEER_RESULT"));
   await t.step("the kernel peer received every frame, well-formed", () => {
     assert.equal(peer.bad, 0, `malformed frames: ${peer.badReasons}`);
@@ -35,7 +45,7 @@ Deno.test("lab VM: pktgen -> kernel virtio_net peer", async (t) => {
 });
 
 Deno.test("lab VM: kernel virtio_net peer -> our rxBatch, byte-exact", async (t) => {
-  const out = await guest(`sh tests/vm/guest/kernel_to_rx.sh ${COUNT}`);
+  const out = await vm.section("rx");
   const rx = JSON.parse(field(out, "RX_RESULT"));
   await t.step("every frame arrived once, identical to what the kernel sent", () => {
     assert.equal(rx.bad, 0, `malformed frames: ${rx.badReasons}`);
@@ -51,10 +61,7 @@ Deno.test("lab VM: kernel virtio_net peer -> our rxBatch, byte-exact", async (t)
 });
 
 Deno.test("lab VM: bad input gets one clear line, and the NIC stays with the kernel", async (t) => {
-  const out = await guest("sh tests/vm/guest/bad_input.sh", {
-    // A NIC no driver of ours takes (the e1000 it used to be is now ours).
-    extraDevices: ["rtl8139,addr=0x1e,romfile="],
-  });
+  const out = await vm.section("badInput");
   const cases = new Map<string, { code: number; text: string }>();
   for (const block of out.split(/^CASE /m).slice(1)) {
     const [head, ...rest] = block.split("\n");
@@ -72,7 +79,7 @@ Deno.test("lab VM: bad input gets one clear line, and the NIC stays with the ker
     ["frame-too-big", /^error: Invalid --size "3000": expected a whole number 60\.\.1514/],
     ["unsupported", /^error: 0000:00:1e\.0 \(10ec:8139\) is not supported: .*lspci -nn/],
     ["unknown-option", /^error: Unknown option '--frobnicate'/],
-    ["in-use", /^error: 0000:00:10\.0 is in use by the kernel as eth\d .*--force/],
+    ["in-use", /^error: 0000:00:11\.0 is in use by the kernel as eth\d .*--force/],
     ["not-root", /^error: Cannot create \/dev\/hugepages\/.*Permission denied\. Run as root/],
     ["no-hugepages", /^error: .*Too few free hugepages\? Needed 1, 0 free/],
     [

@@ -29,6 +29,17 @@ B_IF=$(ifof "$B_PCI")
 counters() { # ns ifname -> "rx tx"
   ip netns exec "$1" sh -c "cat /sys/class/net/$2/statistics/rx_packets /sys/class/net/$2/statistics/tx_packets" | tr '\n' ' '
 }
+# Leave the machine as we found it, also on failure: the next script of a
+# shared boot (tests/vm/lib.ts, SharedBoot) may run fwd on other NICs. Deleting
+# a namespace hands its physical NICs back to the initial one.
+FWD=
+cleanup() {
+  [ -n "$FWD" ] && kill "$FWD" 2>/dev/null
+  ip netns del A 2>/dev/null
+  ip netns del B 2>/dev/null
+  return 0
+}
+trap cleanup EXIT
 for ns in A B; do
   ip netns add $ns
   ip netns exec $ns sh -c 'echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6; echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6'

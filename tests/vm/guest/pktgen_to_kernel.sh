@@ -19,7 +19,10 @@ rm -f /tmp/peer.ready
 $RUN tools/peer.ts recv "$PEER" --count "$COUNT" --timeout 60 --ready-file /tmp/peer.ready \
   > /tmp/peer.json &
 PEER_PID=$!
-while [ ! -e /tmp/peer.ready ]; do sleep 0.2; done
+while [ ! -e /tmp/peer.ready ]; do
+  kill -0 $PEER_PID 2>/dev/null || { wait $PEER_PID || true; exit 1; }
+  sleep 0.2
+done
 RX_BEFORE=$(cat /sys/class/net/"$PEER"/statistics/rx_packets)
 $RUN tools/pktgen.ts "$OURS" --count "$COUNT"
 wait $PEER_PID
