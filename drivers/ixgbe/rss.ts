@@ -7,8 +7,10 @@
  * hash in software; this file only programs it.
  *
  * Called once from bring-up (ixgbe.ts, #initRx) while receive is still off
- * (RXCTRL.RXEN clear, as 4.6.7 sets up every receive filter before RXEN).
- * Four steps:
+ * (RXCTRL.RXEN clear: 8.2.3.7.1 asks for receive off while receive filters
+ * change). 4.6.10.1.1 ("Global Filtering and Offload Capabilities") says that
+ * in RSS mode the key (RSSRK) and the redirection table (RETA) are to be
+ * programmed; with RXCSUM and MRQC that makes four steps:
  *
  * 1. The secret key: RSSRK[0..9] (8.2.3.7.14) from {@link RSS_DEFAULT_KEY},
  *    key byte 4n in bits 7:0 of RSSRK[n] ({@link rssKeyRegisters}).
