@@ -56,7 +56,7 @@ export const RSS_RETA_REGISTERS = RSS_RETA_SIZE / 4;
 
 /**
  * Largest queue index a redirection-table entry holds: 4 bits. 82599 RETA
- * (8.2.3.7.13) has a 4-bit index per 8-bit entry (Linux's ixgbe_store_reta:
+ * (8.2.3.7.15) has a 4-bit index per 8-bit entry (Linux's ixgbe_store_reta:
  * "8 bit wide entries containing 4 bit RSS index"); QEMU's igb masks each
  * entry with 0x0F (E1000_RSS_QUEUE in hw/net/igb_regs.h).
  */
@@ -222,7 +222,7 @@ export function rssRetaFor(queues: number): Uint8Array {
 // ---------------------------------------------------------------------------
 // Register packing. Both NICs take the key as ten 32-bit registers RSSRK[0..9]
 // (82599 0x0EB80 + 4n, 8.2.3.7.14; 82576 0x05C80 + 4n) and the table as
-// thirty-two 32-bit registers RETA[0..31] (82599 0x0EB00 + 4n, 8.2.3.7.13;
+// thirty-two 32-bit registers RETA[0..31] (82599 0x0EB00 + 4n, 8.2.3.7.15;
 // 82576 0x05C00 + 4n). Both are little-endian within the register: byte k of
 // the key / entry k of the table lives in register k / 4, bits 8(k % 4) up.
 
@@ -271,7 +271,7 @@ export function rssKeyFromRegisters(words: ArrayLike<number>): Uint8Array {
 /**
  * The RETA[0..31] register values for a 128-entry table: register n holds
  * entries 4n (bits 7:0), 4n+1 (15:8), 4n+2 (23:16), 4n+3 (31:24), each entry
- * a queue index in its low bits (82599 8.2.3.7.13: 4 entries a register, a
+ * a queue index in its low bits (82599 8.2.3.7.15: 4 entries a register, a
  * 4-bit index in each byte's bits 3:0).
  *
  * Confirmed by Linux's ixgbe_store_reta (entry i shifted by (i & 3) * 8, one

@@ -492,3 +492,79 @@ export const IXGBE_ADVTXD = {
 
 /** Type of {@link IXGBE_ADVTXD}. */
 export type IXGBE_ADVTXD = typeof IXGBE_ADVTXD;
+
+// ---------------------------------------------------------------------------
+// Receive-side scaling (7.1.2.8; drivers/ixgbe/rss.ts). Kept together at the
+// end of the file so that merges with other sections stay easy.
+
+/** Receive Checksum Control, 8.2.3.7.5 RXCSUM. */
+export const IXGBE_RXCSUM = 0x05000;
+
+/** RXCSUM bits (8.2.3.7.5). */
+export const IXGBE_RXCSUM_BITS = {
+  /** IPPCSE, bit 12: IP payload checksum enable (fragmented UDP). */
+  IPPCSE: 0x00001000,
+  /**
+   * PCSD, bit 13: "RSS/Fragment Checksum Status Selection". Set: the receive
+   * write-back's dword 1 carries the RSS hash; clear: the fragment checksum
+   * and IP identification instead (7.1.6.2).
+   */
+  PCSD: 0x00002000,
+} as const;
+
+/** Type of {@link IXGBE_RXCSUM_BITS}. */
+export type IXGBE_RXCSUM_BITS = typeof IXGBE_RXCSUM_BITS;
+
+/** Multiple Receive Queues Command, 8.2.3.7.12 MRQC. */
+export const IXGBE_MRQC = 0x0ec80;
+
+/** MRQC fields (8.2.3.7.12; names from ixgbe_type.h). */
+export const IXGBE_MRQC_BITS = {
+  /** MRQE, bits 3:0: the queue assignment mode. */
+  MRQE_MASK: 0x0000000f,
+  /** MRQE = 0001b: RSS only (one pool, no DCB), up to 16 queues. Linux: IXGBE_MRQC_RSSEN. */
+  MRQE_RSS: 0x00000001,
+  /** Field enable TcpIPv4 (bit 16): hash IPv4/TCP by addresses and ports. */
+  RSS_FIELD_IPV4_TCP: 0x00010000,
+  /** Field enable IPv4 (bit 17): hash IPv4 by addresses. */
+  RSS_FIELD_IPV4: 0x00020000,
+  /** Field enable UdpIPv4 (bit 22): hash IPv4/UDP by addresses and ports. */
+  RSS_FIELD_IPV4_UDP: 0x00400000,
+} as const;
+
+/** Type of {@link IXGBE_MRQC_BITS}. */
+export type IXGBE_MRQC_BITS = typeof IXGBE_MRQC_BITS;
+
+/** RSS Random Key register n (0-9), 8.2.3.7.14 RSSRK: key bytes 4n..4n+3, byte 4n in bits 7:0. */
+export function IXGBE_RSSRK(n: number): number {
+  return 0x0eb80 + 4 * n;
+}
+
+/** Redirection Table register n (0-31), 8.2.3.7.15 RETA: entries 4n..4n+3, entry 4n in bits 7:0. */
+export function IXGBE_RETA(n: number): number {
+  return 0x0eb00 + 4 * n;
+}
+
+/**
+ * Receive write-back (7.1.6.2) fields RSS fills: dword 0 bits 3:0 are the
+ * RSS Type, dword 1 the RSS hash (with RXCSUM.PCSD).
+ */
+export const IXGBE_RXDADV_RSS = {
+  /** Word of the write-back holding the RSS Type (bits 3:0) and packet type (bits 16:4). */
+  WB_PKT_INFO: 0,
+  /** Word of the write-back holding the RSS hash. */
+  WB_RSS_HASH: 1,
+  /** RSS Type, bits 3:0 of dword 0. */
+  RSSTYPE_MASK: 0x0000000f,
+  /** RSS Type: no hash (RSS off, or the frame matched no enabled type). */
+  RSSTYPE_NONE: 0x0,
+  /** RSS Type: TcpIPv4. */
+  RSSTYPE_IPV4_TCP: 0x1,
+  /** RSS Type: IPv4. */
+  RSSTYPE_IPV4: 0x2,
+  /** RSS Type: UdpIPv4. */
+  RSSTYPE_IPV4_UDP: 0x7,
+} as const;
+
+/** Type of {@link IXGBE_RXDADV_RSS}. */
+export type IXGBE_RXDADV_RSS = typeof IXGBE_RXDADV_RSS;

@@ -37,6 +37,7 @@ import type { DeviceStats } from "../../src/stats.ts";
 import { Mempool, type PktBuf } from "../../src/mempool.ts";
 import { post, rxBatch, RxQueue } from "./rx.ts";
 import { allSent, cleanTx, freeAll, txBatch, TxQueue } from "./tx.ts";
+import { setupRss } from "./rss.ts";
 import { IxyError } from "../../src/error.ts";
 import type { RingDescription, RingIntrospection } from "../../src/introspect.ts";
 import {
@@ -327,7 +328,7 @@ export class IxgbeDevice implements IxyDevice, RingIntrospection {
     this.#regs.read32(IXGBE_EICR);
   }
 
-  /** 4.6.7 "Receive Initialization", for our simple case: no RSS, DCB or virtualisation. */
+  /** 4.6.7 "Receive Initialization"; RSS with several queues (./rss.ts); no DCB, no VMDq. */
   #initRx(): void {
     const regs = this.#regs;
     // Receive stays off while we configure it (RXCTRL.RXEN, 8.2.3.8.10).
@@ -385,6 +386,8 @@ export class IxgbeDevice implements IxyDevice, RingIntrospection {
     for (let i = 0; i < this.numRxQueues; i++) {
       clearFlags32(regs, IXGBE_DCA_RXCTRL(i), IXGBE_DCA_RXCTRL_BIT12);
     }
+    // Several queues: RSS spreads the flows over them (./rss.ts, 7.1.2.8).
+    if (this.numRxQueues > 1) setupRss(regs, this.numRxQueues);
     // Receive on (RXCTRL.RXEN). The queues start later (#startRxQueue).
     setFlags32(regs, IXGBE_RXCTRL, IXGBE_RXCTRL_RXEN);
   }

@@ -30,4 +30,14 @@ Deno.test("ixgbe register offsets", async (t) => {
     assert.equal(C.IXGBE_AUTOC_BITS.LMS_10G_SERIAL, 0x6000);
     assert.ok(C.IXGBE_DEVICE_IDS.includes(0x10fb));
   });
+  await t.step("RSS: MRQC, RSSRK, RETA, RXCSUM (8.2.3.7.12/14/15/5, ixgbe_type.h)", () => {
+    assert.equal(C.IXGBE_MRQC, 0x0ec80);
+    assert.equal(C.IXGBE_RSSRK(0), 0x0eb80);
+    assert.equal(C.IXGBE_RSSRK(9), 0x0eba4);
+    assert.equal(C.IXGBE_RETA(0), 0x0eb00);
+    assert.equal(C.IXGBE_RETA(31), 0x0eb7c);
+    assert.equal(C.IXGBE_RXCSUM, 0x05000);
+    assert.equal(C.IXGBE_RXCSUM_BITS.PCSD, 0x2000);
+    assert.equal(C.IXGBE_MRQC_BITS.RSS_FIELD_IPV4_UDP, 0x00400000);
+  });
 });

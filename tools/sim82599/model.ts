@@ -32,8 +32,10 @@
  *   them; the frame goes to the wire.
  * - Receive (7.1, rx.ts): with RXCTRL.RXEN, frames pass the L2 filter
  *   (7.1.1.1: RAL/RAH exact matches, FCTRL.UPE/MPE/BAM; the multicast table
- *   is not modelled, so multicast needs MPE) and go to queue 0 (RSS and the
- *   other pool/queue filters are not modelled: MRQC is ignored). The frame is
+ *   is not modelled, so multicast needs MPE) and go to queue 0, or with RSS
+ *   (MRQC.MRQE = 0001b, 7.1.2.8, rss.ts) to the queue RETA names for the
+ *   frame's Toeplitz hash, the hash and RSS type written back when
+ *   RXCSUM.PCSD is set (the other pool/queue filters are not modelled). The frame is
  *   written into the buffer(s) of the descriptors at RDH (one buffer is
  *   SRRCTL.BSIZEPACKET KB), written back with length, DD and EOP, RDH
  *   advances. No free descriptor (RDH = RDT): with SRRCTL.DROP_EN the frame
@@ -59,7 +61,8 @@
  * runs past their mempool buffer's data area (8.2.3.8.7), malformed
  * transmit descriptors, unaligned or out-of-range register offsets,
  * accesses during reset or within ~1 ms of setting CTRL.RST (8.2.3.1.1),
- * DMATXCTL writes that change VT (8.2.3.9.2).
+ * DMATXCTL writes that change VT (8.2.3.9.2), a receive queue disabled
+ * while RSS still directs frames to it (4.6.7.1), MRQC modes not modelled.
  *
  * @module
  */
@@ -76,6 +79,7 @@ import {
   Statistics,
   writeRegister,
 } from "./registers.ts";
+import { FIELDS_MODELLED, MRQC, MRQE_MASK, MRQE_RSS } from "./rss.ts";
 import { RxPath } from "./rx.ts";
 import { TxPath } from "./tx.ts";
 import { Violations, type ViolationSink } from "./violations.ts";
@@ -234,6 +238,15 @@ export class PortModel {
         r[off >> 2] = value & ~C.IXGBE_AUTOC_BITS.AN_RESTART; // self-clearing
         if (value & C.IXGBE_AUTOC_BITS.AN_RESTART) this.#restartAutoNeg();
         return;
+      case MRQC: {
+        const mrqe = value & MRQE_MASK;
+        if (mrqe !== 0 && mrqe !== MRQE_RSS) this.#check.mrqcNotModelled(value, `MRQE ${mrqe}`);
+        if (value & 0xffff0000 & ~FIELDS_MODELLED) {
+          this.#check.mrqcNotModelled(value, "hash types other than IPv4, TcpIPv4, UdpIPv4");
+        }
+        r[off >> 2] = value;
+        return;
+      }
       case C.IXGBE_DMATXCTL:
         this.#check.dmatxctl(r[off >> 2], value);
         r[off >> 2] = value;

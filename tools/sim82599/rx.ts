@@ -2,14 +2,17 @@
  * The receive path of a software 82599 port (datasheet rev. 3.3, 7.1): with
  * RXCTRL.RXEN, frames pass the L2 filter (7.1.1.1: RAL/RAH exact matches,
  * FCTRL.UPE/MPE/BAM; the multicast table is not modelled, so multicast
- * needs MPE) and go to queue 0 (RSS and the other pool/queue filters are
- * not modelled: MRQC is ignored). The frame is written into the buffer(s)
- * of the descriptors at RDH (one buffer is SRRCTL.BSIZEPACKET KB; a buffer
- * that size would overrun its mempool buffer's data area is a violation),
- * written back with length, DD and EOP, RDH advances. No free descriptor
- * (RDH = RDT): with SRRCTL.DROP_EN the frame is dropped and counted in the
- * QPRDC that RQSMR maps the queue to, otherwise it waits in the packet
- * buffer (RXPBSIZE[0] bytes) and when that is full, MPC[0] counts it.
+ * needs MPE) and go to queue 0, or with RSS (MRQC.MRQE = 0001b) to the
+ * queue RSS picks (rss.ts, 7.1.2.8; the other pool/queue filters are not
+ * modelled). The frame is written into the buffer(s) of the descriptors at
+ * RDH of its queue (one buffer is SRRCTL.BSIZEPACKET KB; a buffer that size
+ * would overrun its mempool buffer's data area is a violation), written back
+ * with length, DD and EOP, and the RSS type and hash (or IP id) of rss.ts,
+ * RDH advances. No free descriptor (RDH = RDT) or the queue disabled: with
+ * the queue's SRRCTL.DROP_EN the frame is dropped and counted in the QPRDC
+ * that RQSMR maps the queue to, otherwise it waits in the packet buffer
+ * (RXPBSIZE[0] bytes, one FIFO for all queues) and when that is full, MPC[0]
+ * counts it.
  * GPRC/GORC count a frame once it is stored (delivered or waiting); GORC
  * includes the CRC whether or not it is stripped (8.2.3.23.27); GPRC also
  * counts MPC's frames (erratum). The CRC is stripped when HLREG0.RXCRCSTRP
@@ -29,8 +32,14 @@ import {
   type Statistics,
   TWO_TO_32,
 } from "./registers.ts";
-import { type QueuePort, type Ring, writeQueueRegister } from "./queues.ts";
+import { type QueuePort, REG, type Ring, writeQueueRegister } from "./queues.ts";
+import { RssUnit, type Steering } from "./rss.ts";
 import type { Violations } from "./violations.ts";
+
+/** A frame waiting in the packet buffer, with the queue and write-back RSS gave it on arrival. */
+interface Waiting extends Steering {
+  data: Uint8Array;
+}
 
 /** The receive queues, the L2 filter and the packet buffer of one port. */
 export class RxPath {
@@ -42,8 +51,10 @@ export class RxPath {
   #queuePort: QueuePort;
   #rx: Ring[] = [];
   #filters: number[] = []; // pairs: RAL value, RAH & 0xffff
-  #pbFrames: Uint8Array[] = [];
+  #pbFrames: Waiting[] = [];
   #pbBytes = 0;
+  #rss: RssUnit;
+  #steering: Steering = { queue: 0, wb0: 0, wb1: 0 };
   #rxScratch = new Uint8Array(MAX_FRAME + CRC_BYTES);
   /** 1 once queue n's buffer size was reported as too large (rxBufferSize). */
   #bsizeReported = new Uint8Array(QUEUES);
@@ -62,6 +73,7 @@ export class RxPath {
     this.#stats = port.stats;
     this.#irq = port.irq;
     this.#queuePort = { regs: port.regs, check: port.check, dma: port.dma };
+    this.#rss = new RssUnit(port.regs);
     for (let i = 0; i < QUEUES; i++) this.#rx.push({ enabled: false, slab: 0, word: 0, size: 0 });
   }
 
@@ -81,6 +93,13 @@ export class RxPath {
 
   /** A write to register `reg` (offset in the 0x40 block) of queue `q`. */
   writeQueue(q: number, write: { reg: number; value: number }): void {
+    if (
+      write.reg === REG.DCTL && !(write.value & C.IXGBE_RXDCTL_ENABLE) && this.#rx[q].enabled &&
+      this.#rss.enabled && (this.#regs[C.IXGBE_RXCTRL >> 2] & C.IXGBE_RXCTRL_RXEN) &&
+      this.#rss.retaNames(q)
+    ) {
+      this.#check.queueDisabledUnderRss(q);
+    }
     writeQueueRegister(this.#queuePort, { dir: "RX", q, ring: this.#rx[q] }, write);
   }
 
@@ -99,14 +118,15 @@ export class RxPath {
     const r = this.#regs;
     if (!(r[C.IXGBE_RXCTRL >> 2] & C.IXGBE_RXCTRL_RXEN)) return;
     if (!this.#accept(frame)) return;
-    if (this.#pbFrames.length === 0 && this.#deliver(frame, length)) {
+    const s = this.#rss.steer(frame, length, this.#steering);
+    if (this.#pbFrames.length === 0 && this.#deliver(frame, length, s)) {
       this.#countGood(length);
       return;
     }
     // No descriptor for it (7.1.9 / 8.2.3.8.7 DROP_EN): dropped, counted in
     // the QPRDC the queue is mapped to (RQSMR), not as a good packet.
-    if (r[canonical(C.IXGBE_SRRCTL(0)) >> 2] & C.IXGBE_SRRCTL_BITS.DROP_EN) {
-      this.#stats.qprdc[statCounter(r, 0)]++;
+    if (r[canonical(C.IXGBE_SRRCTL(s.queue)) >> 2] & C.IXGBE_SRRCTL_BITS.DROP_EN) {
+      this.#stats.qprdc[statCounter(r, s.queue)]++;
       return;
     }
     const capacity = ((r[C.IXGBE_RXPBSIZE(0) >> 2] >>> 10) & 0x3ff) * 1024;
@@ -120,7 +140,7 @@ export class RxPath {
     }
     // Stored in the packet buffer: received, as far as the counters go
     // (8.2.3.23: a packet need not reach host memory to count as received).
-    this.#pbFrames.push(frame.slice(0, length));
+    this.#pbFrames.push({ data: frame.slice(0, length), queue: s.queue, wb0: s.wb0, wb1: s.wb1 });
     this.#pbBytes += length;
     this.#countGood(length);
   }
@@ -140,9 +160,9 @@ export class RxPath {
     let n = 0;
     while (this.#pbFrames.length > 0) {
       const f = this.#pbFrames[0];
-      if (!this.#deliver(f, f.length)) break;
+      if (!this.#deliver(f.data, f.data.length, f)) break;
       this.#pbFrames.shift();
-      this.#pbBytes -= f.length;
+      this.#pbBytes -= f.data.length;
       n++;
     }
     return n;
@@ -165,11 +185,12 @@ export class RxPath {
   }
 
   /**
-   * Writes a frame into the descriptors at RDH of queue 0 (the only one
-   * without RSS); false if there are too few.
+   * Writes a frame into the descriptors at RDH of the queue `s` names (queue
+   * 0 without RSS), with its write-back dwords 0-1; false if there are too
+   * few or the queue is disabled.
    */
-  #deliver(frame: Uint8Array, length: number): boolean {
-    const q = 0;
+  #deliver(frame: Uint8Array, length: number, s: Steering): boolean {
+    const q = s.queue;
     const r = this.#regs;
     const ring = this.#rx[q];
     if (!ring.enabled) return false;
@@ -207,9 +228,11 @@ export class RxPath {
       const off = this.#dma.offset;
       this.#dma.u8[this.#dma.slab].set(data.subarray(pos, pos + chunk), off);
       pos += chunk;
-      // Write-back (7.1.6.2): length, then status with DD (and EOP) last.
-      desc[w] = 0;
-      desc[w + 1] = 0;
+      // Write-back (7.1.6.2): RSS type (dword 0) and hash or IP id (dword 1;
+      // rss.ts), in every descriptor of the frame; length, then status with
+      // DD (and EOP) last.
+      desc[w] = s.wb0;
+      desc[w + 1] = s.wb1;
       desc[w + D.WB_LENGTH] = chunk;
       Atomics.store(
         desc,

@@ -12,8 +12,10 @@
  * memory the driver owns, receive buffers larger (SRRCTL.BSIZEPACKET) than
  * their mempool buffer's data area (8.2.3.8.7), malformed transmit
  * descriptors (7.2.3.2.4: DEXT/DTYP, IFCS, length), accesses within ~1 ms of
- * setting CTRL.RST (8.2.3.1.1), DMATXCTL writes that change VT (8.2.3.9.2).
- * The interrupt checks are in interrupts.ts.
+ * setting CTRL.RST (8.2.3.1.1), DMATXCTL writes that change VT (8.2.3.9.2),
+ * a receive queue disabled while RSS may still direct frames to it (4.6.7.1),
+ * and MRQC modes the model does not implement (8.2.3.7.12; reported rather
+ * than silently ignored). The interrupt checks are in interrupts.ts.
  *
  * @module
  */
@@ -306,5 +308,37 @@ export class Violations {
         `owns; frame dropped.`,
     );
     return false;
+  }
+
+  /**
+   * Receive queue `q` is being disabled (RXDCTL.ENABLE cleared) while RSS is
+   * on and a redirection-table entry still names it. 4.6.7.1 ("Dynamic
+   * Enabling and Disabling of Receive Queues") orders the steps: first stop
+   * directing packets to the queue (here: rewrite RETA), then clear
+   * RXDCTL.ENABLE; packets directed to a disabled queue are dropped.
+   */
+  queueDisabledUnderRss(q: number): void {
+    this.#violation(
+      `RXDCTL(${q})`,
+      "4.6.7.1",
+      `queue disabled while RSS (MRQC.MRQE = 0001b) still directs frames to it through ` +
+        `RETA: rewrite the redirection table without queue ${q} first, then clear ENABLE.`,
+    );
+  }
+
+  /**
+   * A write of `value` to MRQC (8.2.3.7.12) selecting what this model does
+   * not implement: an MRQE mode other than 0000b (no RSS) and 0001b (RSS
+   * only), i.e. DCB or virtualisation, or hash types other than IPv4,
+   * TcpIPv4 and UdpIPv4 (the IPv6 ones). Not a datasheet rule: a test
+   * relying on them would pass against a model that ignores them.
+   */
+  mrqcNotModelled(value: number, what: string): void {
+    this.#violation(
+      "MRQC",
+      "8.2.3.7.12",
+      `write of ${hex(value >>> 0)} enables ${what}, which the software 82599 does not ` +
+        `model (it models MRQE 0000b and 0001b, hash types IPv4, TcpIPv4, UdpIPv4).`,
+    );
   }
 }

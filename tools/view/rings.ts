@@ -195,12 +195,19 @@ export class RingReader {
           const len = w[3] & 0xffff;
           fields.push(
             {
-              name: "RSS Hash / Fragment Checksum",
+              name: "Packet Info / Header Info",
               bits: "31:0",
               value: hex(w[0]),
-              note: "write-back format (7.1.6.2): written by the device",
+              note: `write-back format (7.1.6.2): written by the device. RSS Type ${
+                hex(w[0] & 0xf, 1)
+              } (bits 3:0; 0 = no hash), Packet Type ${hex((w[0] >>> 4) & 0x1fff, 4)} (16:4)`,
             },
-            { name: "Packet Type / Header Info", bits: "63:32", value: hex(w[1]) },
+            {
+              name: "RSS Hash / Fragment Checksum, IP id",
+              bits: "63:32",
+              value: hex(w[1]),
+              note: "the RSS hash with RXCSUM.PCSD set, else checksum (31:16) and IP id (15:0)",
+            },
             {
               name: "Extended Status",
               bits: "83:64",
