@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import {
   checkGuestVisible,
+  DENO_CACHE_ARCHIVE,
   guestEnvironment,
   runScript,
   shellQuote,
@@ -52,6 +53,35 @@ Deno.test("runScript: exports, cd, exec", () => {
   assert.match(script, /^cd '\/work\/my dir' \|\| exit 125$/m);
   assert.match(script, /exec \/bin\/sh \/run\/ixy\/command.sh\n$/);
   assert.throws(() => runScript({ "BAD-NAME": "x" }, "/"), VmError);
+});
+
+Deno.test("runScript with a Deno cache: seeds DENO_DIR, runs, archives it, keeps the exit code", async () => {
+  const script = runScript({ DENO_DIR: "/tmp/deno-dir" }, "/work", "/c/it's.tar");
+  assert.match(script, /^if \[ -f '\/c\/it'\\''s\.tar' \]; then$/m);
+  assert.doesNotMatch(script, /exec /);
+  // Run it for real (with /run/ixy replaced): the archive comes back, and so does the exit code.
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.mkdir(`${dir}/seed`);
+    await Deno.writeTextFile(`${dir}/seed/old`, "1");
+    const tar = await new Deno.Command("tar", {
+      args: ["-cf", `${dir}/in.tar`, "-C", `${dir}/seed`, "."],
+    })
+      .output();
+    assert.equal(tar.code, 0);
+    await Deno.writeTextFile(`${dir}/command.sh`, 'touch "$DENO_DIR/new"; exit 7\n');
+    const text = runScript({ DENO_DIR: `${dir}/deno-dir` }, dir, `${dir}/in.tar`)
+      .replaceAll("/run/ixy/", `${dir}/`);
+    const run = await new Deno.Command("sh", { args: ["-c", text] }).output();
+    assert.equal(run.code, 7);
+    const list = await new Deno.Command("tar", { args: ["-tf", `${dir}/${DENO_CACHE_ARCHIVE}`] })
+      .output();
+    const names = new TextDecoder().decode(list.stdout);
+    assert.match(names, /old/);
+    assert.match(names, /new/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("checkGuestVisible: /proc, /sys, /dev and /tmp itself are not visible", () => {

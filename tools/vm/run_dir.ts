@@ -96,11 +96,23 @@ export function guestEnvironment(spec: GuestEnvironmentSpec): Record<string, str
  * The script the guest runs (in the new root, as root): exports the
  * environment, enters the working directory and runs the command with /bin/sh.
  *
+ * With `denoCache`, Deno's cache (DENO_DIR) starts from that archive if it
+ * exists, and is archived into the run directory when the command ends (see
+ * {@link DENO_CACHE_ARCHIVE}): a Deno program's first start in the guest then
+ * skips transpiling and compiling what an earlier boot already did, which
+ * under TCG is about a second per start (measured: `pktgen --help` 2.7 s cold,
+ * 1.2 s with a warm cache).
+ *
  * @param env the environment, see {@link guestEnvironment}
  * @param cwd the host directory to start in (same path in the guest)
+ * @param denoCache host path of an archive of an earlier guest's DENO_DIR
  * @returns the text of run.sh
  */
-export function runScript(env: Readonly<Record<string, string>>, cwd: string): string {
+export function runScript(
+  env: Readonly<Record<string, string>>,
+  cwd: string,
+  denoCache?: string,
+): string {
   const lines = [
     "# run.sh of the ixy.ts lab VM (written by tools/vm/run_dir.ts).",
     "# Runs in the guest after chroot, as root; output goes to ttyS1 -> host stdout.",
@@ -112,9 +124,25 @@ export function runScript(env: Readonly<Record<string, string>>, cwd: string): s
     lines.push(`export ${name}=${shellQuote(value)}`);
   }
   lines.push(`cd ${shellQuote(cwd)} || exit 125`);
-  lines.push("exec /bin/sh /run/ixy/command.sh");
+  if (denoCache === undefined) {
+    lines.push("exec /bin/sh /run/ixy/command.sh");
+    return lines.join("\n") + "\n";
+  }
+  const archive = shellQuote(denoCache);
+  lines.push(
+    `if [ -f ${archive} ]; then`,
+    '  mkdir -p "$DENO_DIR" && tar -xf ' + archive + ' -C "$DENO_DIR" 2>/dev/null',
+    "fi",
+    "/bin/sh /run/ixy/command.sh",
+    "code=$?",
+    `tar -cf /run/ixy/${DENO_CACHE_ARCHIVE} -C "$DENO_DIR" . 2>/dev/null`,
+    "exit $code",
+  );
   return lines.join("\n") + "\n";
 }
+
+/** The guest's DENO_DIR, archived into the run directory after the command (see {@link runScript}). */
+export const DENO_CACHE_ARCHIVE = "deno-dir.tar";
 
 /**
  * The settings /init reads (see initramfs.ts).
@@ -155,6 +183,8 @@ export interface RunDirSpec {
   readonly env: Readonly<Record<string, string>>;
   /** The guest kernel. */
   readonly kernel: Kernel;
+  /** Host path of an archive of an earlier guest's DENO_DIR (see {@link runScript}). */
+  readonly denoCache?: string;
 }
 
 /**
@@ -168,7 +198,7 @@ export async function createRunDir(spec: RunDirSpec): Promise<string> {
   const config = initConfig(spec.kernel, hostModulesParent()) +
     `IXY_CWD=${shellQuote(spec.cwd)}\n`;
   await Deno.writeTextFile(`${dir}/config`, config);
-  await Deno.writeTextFile(`${dir}/run.sh`, runScript(spec.env, spec.cwd));
+  await Deno.writeTextFile(`${dir}/run.sh`, runScript(spec.env, spec.cwd, spec.denoCache));
   await Deno.writeTextFile(`${dir}/command.sh`, spec.command + "\n");
   return dir;
 }

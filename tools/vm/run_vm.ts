@@ -14,7 +14,7 @@
 
 import dgram from "node:dgram";
 import { EXIT_TIMEOUT, VmError } from "./errors.ts";
-import { ensureHostTools, errorText } from "./host.ts";
+import { cacheRoot, ensureHostTools, errorText } from "./host.ts";
 import { ensureInitramfs } from "./initramfs.ts";
 import { ensureKernel } from "./kernel.ts";
 import { resolveVmOptions, type VmOptions } from "./options.ts";
@@ -22,6 +22,7 @@ import { kernelCommandLine, type NicBackend, qemuArgs, udpPairBackends } from ".
 import {
   checkGuestVisible,
   createRunDir,
+  DENO_CACHE_ARCHIVE,
   guestEnvironment,
   parseUptime,
   readRunDir,
@@ -85,7 +86,9 @@ export async function runInVm(command: string, options: VmOptions = {}): Promise
     noColor: !colorOk,
     extra: options.env,
   });
-  const runDir = await createRunDir({ command, cwd, env, kernel });
+  // Deno's cache in the guest, kept from boot to boot (per Deno version).
+  const denoCache = `${cacheRoot()}/guest-deno-dir-${Deno.version.deno}.tar`;
+  const runDir = await createRunDir({ command, cwd, env, kernel, denoCache });
   try {
     const args = qemuArgs({
       kernel: kernel.bootImage,
@@ -105,9 +108,35 @@ export async function runInVm(command: string, options: VmOptions = {}): Promise
       nicModels: settings.nicModels,
       qemuLog: settings.qemuLog,
     });
-    return await runQemu(tools.qemu, args, runDir, options, settings.timeoutSeconds);
+    const result = await runQemu(tools.qemu, args, runDir, options, settings.timeoutSeconds);
+    await keepDenoCache(`${runDir}/${DENO_CACHE_ARCHIVE}`, denoCache);
+    return result;
   } finally {
     await Deno.remove(runDir, { recursive: true }).catch(() => {});
+  }
+}
+
+/** An archive larger than this starts over (the cache only grows as sources change). */
+const DENO_CACHE_MAX_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Keeps the guest's archived DENO_DIR for the next boot: copied next to its
+ * final name, then renamed, so that VMs running side by side never read half
+ * an archive. Best effort: a cache that cannot be kept costs time, not results.
+ */
+async function keepDenoCache(archive: string, target: string): Promise<void> {
+  try {
+    const size = (await Deno.stat(archive)).size;
+    if (size === 0) return;
+    if (size > DENO_CACHE_MAX_BYTES) {
+      await Deno.remove(target).catch(() => {});
+      return;
+    }
+    const partial = `${target}.${Deno.pid}.partial`;
+    await Deno.copyFile(archive, partial);
+    await Deno.rename(partial, target);
+  } catch {
+    // no archive (the command was killed), or the cache is not writable
   }
 }
 
