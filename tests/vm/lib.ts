@@ -33,6 +33,10 @@ interface SectionResult {
   readonly output: string;
 }
 
+/** Takes every interface of the initial network namespace but lo down. */
+const RESET_INTERFACES = "for i in $(ls /sys/class/net); do " +
+  '[ "$i" = lo ] || ip link set "$i" down 2>/dev/null; done';
+
 const BEGIN = "@@ixy-section-begin ";
 const END = "@@ixy-section-end ";
 
@@ -42,9 +46,9 @@ const END = "@@ixy-section-end ";
  * tests of a file mostly need the same machine: so the first test to ask boots
  * it and runs every section in order, each in its own subshell, and each test
  * then checks its own section's output and exit code. The sections must not
- * depend on each other's success; a section that changes the machine for the
- * next (a NIC taken from the kernel, interfaces moved into namespaces) comes
- * later in the list. QEMU's guest-error log, with `qemuLog: true`, covers the
+ * depend on each other's success. Between sections every kernel interface goes
+ * down again, as at boot; other changes (a NIC taken from the kernel, fewer
+ * hugepages) stay, so a section that makes them comes later in the list. QEMU's guest-error log, with `qemuLog: true`, covers the
  * whole boot.
  */
 export class SharedBoot {
@@ -95,6 +99,8 @@ export class SharedBoot {
       lines.push(
         `echo ${shellQuote(BEGIN + name)}`,
         `(${exports}${script}) 2>&1; echo "${END}${name} $?"`,
+        // As at boot, the next section finds every kernel interface down.
+        RESET_INTERFACES,
       );
     }
     const logFile = this.#withLog
@@ -106,7 +112,7 @@ export class SharedBoot {
     let failure: string | undefined;
     try {
       await runInVm(lines.join("\n"), {
-        nics: 2,
+        nics: this.#options.nicModels?.length ?? 2,
         timeoutSeconds: 900,
         ...this.#options,
         qemuLog: logFile,

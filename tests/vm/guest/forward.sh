@@ -34,10 +34,12 @@ counters() { # ns ifname -> "rx tx"
 # a namespace hands its physical NICs back to the initial one.
 FWD=
 cleanup() {
-  [ -n "$FWD" ] && kill "$FWD" 2>/dev/null
+  status=$?
+  set +e
+  [ -z "$FWD" ] || kill "$FWD" 2>/dev/null
   ip netns del A 2>/dev/null
   ip netns del B 2>/dev/null
-  return 0
+  exit $status
 }
 trap cleanup EXIT
 for ns in A B; do
@@ -95,6 +97,7 @@ echo "SINK_RESULT=$(cat /tmp/sink.json)"
 sleep 1 # let the last ACKs cross before we stop forwarding
 kill -INT $FWD
 wait $FWD
+FWD=
 echo "A_AFTER=$(counters A "$A_IF")"
 echo "B_AFTER=$(counters B "$B_IF")"
 echo "FWD_FINAL=$(grep '^fwd: .* rx ' /tmp/fwd.log)"
