@@ -75,7 +75,7 @@ export interface AllocateOptions {
    * The block will be carved into packet buffers of `entrySize` bytes, each
    * starting with a `dataOffset`-byte software header (a mempool's). Real
    * allocators ignore it; the software 82599's simulated allocator
-   * (tools/sim82599/dma_allocator.ts) publishes it in `slabLayout`, so a device model can tell when the device would write
+   * (tools/devices/dma_allocator.ts) publishes it in `slabLayout`, so a device model can tell when the device would write
    * past a buffer's data area into the next buffer's header.
    */
   packetBuffers?: { entrySize: number; dataOffset: number };
