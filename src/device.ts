@@ -15,7 +15,6 @@ import type { DeviceStats } from "./stats.ts";
 import type { PciDevice } from "./pci.ts";
 import type { MmioRegion } from "./mmio.ts";
 import type { DmaAllocator } from "./memory.ts";
-import type { InterruptVector } from "./interrupts.ts";
 
 /** A network device driven by ixy.ts. */
 export interface IxyDevice {
@@ -141,6 +140,22 @@ export interface IxyInterrupts {
    * the event loop; true if it fired, false on timeout.
    */
   wait(queueId: number, timeoutMs: number): Promise<boolean>;
+}
+
+/**
+ * One interrupt vector as the driver waits for it: a counter the device
+ * side increments once per interrupt message. `VfioInterrupt` (an
+ * eventfd) and the software 82599's vectors implement it; the receive
+ * interrupt policy of src/interrupts.ts waits on them.
+ */
+export interface InterruptVector {
+  /** Takes pending interrupts without waiting; returns how many arrived since the last take. */
+  consume(): number;
+  /**
+   * Waits up to `timeoutMs` without blocking the event loop; returns how
+   * many interrupts arrived (0 on timeout). Pending ones return at once.
+   */
+  wait(timeoutMs: number): Promise<number>;
 }
 
 /**

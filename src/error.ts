@@ -14,12 +14,25 @@ import { errno, strerror } from "./ffi.ts";
 export class IxyError extends Error {
   /** The C `errno` behind the error, when a system call failed. */
   readonly errno?: number;
+  /**
+   * The exit code a tool ends with on this error: 1 unless the error says
+   * otherwise (the lab VM's `VmError`: 2 for bad options, 124 for a timeout,
+   * 125 for a VM that could not start or died).
+   */
+  readonly exitCode: number;
 
-  /** Creates an error; `options.errno` records a failed system call. */
-  constructor(message: string, options: { errno?: number; cause?: unknown } = {}) {
+  /**
+   * Creates an error; `options.errno` records a failed system call,
+   * `options.exitCode` the tool's exit code (default 1).
+   */
+  constructor(
+    message: string,
+    options: { errno?: number; cause?: unknown; exitCode?: number } = {},
+  ) {
     super(message, { cause: options.cause });
     this.name = "IxyError";
     this.errno = options.errno;
+    this.exitCode = options.exitCode ?? 1;
   }
 }
 
@@ -35,7 +48,9 @@ export function sysError(what: string, hint = ""): IxyError {
 
 /**
  * Runs a tool's main function and turns an {@link IxyError} into one line on
- * stderr and exit code 1; any other error is a bug and keeps its stack trace.
+ * stderr and its exit code (1 unless it carries another), a malformed option
+ * into one line and exit code 2; any other error is a bug and keeps its stack
+ * trace.
  */
 export async function runTool(main: () => Promise<void> | void): Promise<void> {
   try {
@@ -43,7 +58,7 @@ export async function runTool(main: () => Promise<void> | void): Promise<void> {
   } catch (e) {
     if (e instanceof IxyError) {
       console.error(`error: ${e.message}`);
-      Deno.exit(1);
+      Deno.exit(e.exitCode);
     }
     // node:util parseArgs rejects unknown or malformed options with a code.
     const code = (e as { code?: unknown }).code;

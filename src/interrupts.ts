@@ -36,19 +36,10 @@
 import type { IxyDevice, IxyInterrupts } from "./device.ts";
 
 /**
- * One interrupt vector as the driver waits for it: a counter the device
- * side increments once per interrupt message. `VfioInterrupt` (an
- * eventfd) and the software 82599's vectors implement it.
+ * One interrupt vector as the driver waits for it; defined in src/device.ts
+ * beside the `PciFunction` that hands the vectors out.
  */
-export interface InterruptVector {
-  /** Takes pending interrupts without waiting; returns how many arrived since the last take. */
-  consume(): number;
-  /**
-   * Waits up to `timeoutMs` without blocking the event loop; returns how
-   * many interrupts arrived (0 on timeout). Pending ones return at once.
-   */
-  wait(timeoutMs: number): Promise<number>;
-}
+export type { InterruptVector } from "./device.ts";
 
 /** Options for {@link RxInterruptPolicy}. */
 export interface RxInterruptPolicyOptions {

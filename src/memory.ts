@@ -75,7 +75,7 @@ export interface AllocateOptions {
    * The block will be carved into packet buffers of `entrySize` bytes, each
    * starting with a `dataOffset`-byte software header (a mempool's). Real
    * allocators ignore it; the software 82599's simulated allocator
-   * (tools/sim82599/dma_allocator.ts) publishes it in `slabLayout`, so a device model can tell when the device would write
+   * (tools/devices/dma_allocator.ts) publishes it in `slabLayout`, so a device model can tell when the device would write
    * past a buffer's data area into the next buffer's header.
    */
   packetBuffers?: { entrySize: number; dataOffset: number };
@@ -208,7 +208,7 @@ export class HugepageAllocator implements DmaAllocator {
 
   /** Physical address of a virtual address, from /proc/self/pagemap. */
   #virtToPhys(virt: number): number {
-    const offset = BigInt(Math.floor(virt / PAGE_SIZE) * 8);
+    const offset = BigInt(pagemapOffset(virt));
     if (Number(libc().pread(this.#pagemapFd, this.#entry, 8n, offset)) !== 8) {
       throw sysError("Cannot read /proc/self/pagemap");
     }
@@ -226,6 +226,15 @@ export class HugepageAllocator implements DmaAllocator {
   }
 }
 
+/**
+ * The byte offset in /proc/self/pagemap of the entry of `virt`: one 8-byte
+ * entry per 4 KiB page (pagemap.rst), so (virt / 4096) × 8. Plain division,
+ * not `>>>`: user-space addresses lie above 2^32. (Lab 2 asks for this.)
+ */
+export function pagemapOffset(virt: number): number {
+  return Math.floor(virt / PAGE_SIZE) * 8;
+}
+
 /** Bit 63 of a pagemap entry: the page is present in RAM (pagemap.rst). */
 const PAGEMAP_PRESENT = 1n << 63n;
 /** Bits 0-54 of a pagemap entry: the page frame number, if present. */
@@ -240,6 +249,8 @@ const PAGEMAP_PFN_MASK = (1n << 55n) - 1n;
  *   touched), and bits 0-54 are a swap location, not a frame;
  * - frame number 0: what Linux shows a reader without CAP_SYS_ADMIN (since
  *   4.0; the present bit stays set), and never a real DMA buffer.
+ *
+ * Lab 2's `physAddr` is this function.
  */
 export function pagemapToPhys(entry: bigint, virt: number): number {
   const where = `the page at 0x${virt.toString(16)}`;

@@ -33,6 +33,8 @@ export const PCI_CONFIG = {
   CLASS_PROG_IF: 0x09,
   CLASS_SUBCLASS: 0x0a,
   CLASS_BASE: 0x0b,
+  /** Base Address Register 0 (PCI 3.0, 6.2.5); BAR1-5 follow at 4-byte steps. */
+  BAR0: 0x10,
   CAPABILITIES_POINTER: 0x34,
 } as const;
 
@@ -67,6 +69,42 @@ const CLASS_NAMES: Record<number, string> = {
   0x09: "input device",
   0x0c: "serial bus controller",
 };
+
+/** What {@link parseConfigHeader} reads from the start of a configuration space. */
+export interface ConfigHeader {
+  /** Vendor ID (offset 0x00). */
+  vendorId: number;
+  /** Device ID (offset 0x02). */
+  deviceId: number;
+  /** Base class (offset 0x0b); 0x02 = network controller. */
+  baseClass: number;
+  /** True if the command register (0x04) has Bus Master Enable (bit 2) set. */
+  busMaster: boolean;
+  /** BAR0 (offset 0x10) without its flag bits: the address as the kernel assigned it. */
+  bar0Address: number;
+  /** True if BAR0 is an I/O BAR (bit 0 set), false for a memory BAR. */
+  bar0Io: boolean;
+}
+
+/**
+ * Decodes IDs, base class, Bus Master Enable and BAR0 from the first 64
+ * bytes of a configuration space (the sysfs `config` file; PCI 3.0, 6.1,
+ * 6.2.2, 6.2.5). Every field is little-endian. An I/O BAR keeps flags in bits
+ * 1:0, a memory BAR in bits 3:0. (Lab 1's `parseConfig` is this function.)
+ */
+export function parseConfigHeader(config: Uint8Array): ConfigHeader {
+  const view = new DataView(config.buffer, config.byteOffset, config.byteLength);
+  const bar0 = view.getUint32(PCI_CONFIG.BAR0, true);
+  const io = (bar0 & 1) === 1;
+  return {
+    vendorId: view.getUint16(PCI_CONFIG.VENDOR_ID, true),
+    deviceId: view.getUint16(PCI_CONFIG.DEVICE_ID, true),
+    baseClass: view.getUint8(PCI_CONFIG.CLASS_BASE),
+    busMaster: (view.getUint16(PCI_CONFIG.COMMAND, true) & PCI_COMMAND.BUS_MASTER) !== 0,
+    bar0Address: (bar0 & (io ? ~0x3 : ~0xf)) >>> 0,
+    bar0Io: io,
+  };
+}
 
 /** Linux interface flag IFF_UP (include/uapi/linux/if.h), in /sys/class/net/<if>/flags. */
 const IFF_UP = 0x1;
@@ -140,10 +178,10 @@ export class PciDevice {
       }
       throw e;
     }
-    const view = new DataView(config.buffer, config.byteOffset, config.byteLength);
-    this.vendorId = view.getUint16(PCI_CONFIG.VENDOR_ID, true);
-    this.deviceId = view.getUint16(PCI_CONFIG.DEVICE_ID, true);
-    this.baseClass = view.getUint8(PCI_CONFIG.CLASS_BASE);
+    const header = parseConfigHeader(config);
+    this.vendorId = header.vendorId;
+    this.deviceId = header.deviceId;
+    this.baseClass = header.baseClass;
     this.originalDriver = this.driver;
   }
 

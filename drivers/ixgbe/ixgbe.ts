@@ -168,13 +168,107 @@ function freeRing(q: RxQueue): void {
 }
 
 /** The hardware counters readStats uses, as read (and so cleared) at one moment. */
-interface HwCounters {
+export interface HwCounters {
+  /** GPRC: good packets received (8.2.3.23.26), the missed ones included (an erratum). */
   rxPackets: number;
+  /** GPTC: good packets transmitted (8.2.3.23.32). */
   txPackets: number;
+  /** GORCL/H: good octets received, CRC included (8.2.3.23.27). */
   rxBytes: number;
+  /** GOTCL/H: good octets transmitted, CRC included (8.2.3.23.33). */
   txBytes: number;
+  /** MPC of the 8 packet buffers: missed, packet buffer full (8.2.3.23.4). */
   missedNoBuffer: number;
+  /** QPRDC of the 16 statistics counters: dropped, no free descriptor (8.2.3.23.72). */
   missedNoDescriptor: number;
+}
+
+// The functions below work on any register space of an 82599 (BAR0, or the
+// software 82599's): IxgbeDevice calls them on its own BAR0, and labs 1 and 5
+// name them as their reference solutions (tools/lab/solutions/), so one fix
+// reaches the driver and the labs alike.
+
+/** Reads (and so clears) the statistics counters of 8.2.3.23 that {@link addCounters} uses. */
+export function readCounters(regs: RegisterSpace): HwCounters {
+  const rxPackets = regs.read32(IXGBE_GPRC);
+  const txPackets = regs.read32(IXGBE_GPTC);
+  // Low half first: 8.2.3.23.27 — the pair is 36 bits wide, reading the high half clears it.
+  const rxBytes = regs.read32(IXGBE_GORCL) + regs.read32(IXGBE_GORCH) * 2 ** 32;
+  const txBytes = regs.read32(IXGBE_GOTCL) + regs.read32(IXGBE_GOTCH) * 2 ** 32;
+  let missedNoBuffer = 0;
+  for (let i = 0; i < 8; i++) missedNoBuffer += regs.read32(IXGBE_MPC(i));
+  let missedNoDescriptor = 0;
+  for (let i = 0; i < QUEUE_STAT_COUNTERS; i++) {
+    missedNoDescriptor += regs.read32(IXGBE_QPRDC(i));
+  }
+  return { rxPackets, txPackets, rxBytes, txBytes, missedNoBuffer, missedNoDescriptor };
+}
+
+/**
+ * Adds counters read by {@link readCounters} to `stats`:
+ *
+ * - `rxPackets` = GPRC - MPC: an erratum makes GPRC count the frames
+ *   missed for a full packet buffer too (DPDK's ixgbe_ethdev.c cites it;
+ *   Linux's ixgbe_update_stats subtracts MPC as we do).
+ * - `rxBytes` = GORC - 4 per frame. GORC counts from the destination
+ *   address through the CRC (8.2.3.23.27), also when HLREG0.RXCRCSTRP
+ *   strips the CRC before the frame reaches us — we strip it, so we
+ *   subtract it. (DPDK subtracts it only when stripping is off: it found
+ *   the byte count without the CRC when stripping is on, unlike the
+ *   datasheet's text. Without a card we follow the datasheet; if DPDK is
+ *   right about the silicon, rxBytes is 4 bytes per frame low.)
+ * - `txBytes` = GOTC - 4 per frame (GOTC includes the CRC we have appended).
+ * - `rxMissed` = MPC (packet buffer full) + QPRDC (no free descriptor with
+ *   SRRCTL.DROP_EN) of all 16 statistics counters: QPRDC[n] counts the
+ *   queues RQSMR maps to counter n, so every queue is counted however it
+ *   is mapped.
+ */
+export function addCounters(c: HwCounters, stats: DeviceStats): void {
+  const rxPackets = c.rxPackets - c.missedNoBuffer;
+  stats.rxPackets += rxPackets;
+  stats.txPackets += c.txPackets;
+  stats.rxBytes += c.rxBytes - CRC_BYTES * rxPackets;
+  stats.txBytes += c.txBytes - CRC_BYTES * c.txPackets;
+  stats.rxMissed += c.missedNoBuffer + c.missedNoDescriptor;
+}
+
+/** Adds the counters since the last read to `stats` (8.2.3.23, all clear on read). Lab 5. */
+export function readStats(regs: RegisterSpace, stats: DeviceStats): void {
+  addCounters(readCounters(regs), stats);
+}
+
+/**
+ * Unicast and multicast promiscuous mode (FCTRL.UPE / MPE, 8.2.3.7.1),
+ * read-modify-write so the other bits (BAM: broadcasts) stay. Lab 5.
+ */
+export function setPromisc(regs: RegisterSpace, enabled: boolean): void {
+  const bits = IXGBE_FCTRL_BITS.UPE | IXGBE_FCTRL_BITS.MPE;
+  if (enabled) setFlags32(regs, IXGBE_FCTRL, bits);
+  else clearFlags32(regs, IXGBE_FCTRL, bits);
+}
+
+/** Link speed from LINKS (8.2.3.22.20): 100, 1000 or 10000 Mbit/s, 0 while down. Lab 1. */
+export function readLinkSpeed(regs: RegisterSpace): number {
+  const links = regs.read32(IXGBE_LINKS);
+  if ((links & IXGBE_LINKS_BITS.UP) === 0) return 0;
+  switch ((links & IXGBE_LINKS_BITS.SPEED_82599) >>> 0) {
+    case IXGBE_LINKS_BITS.SPEED_100_82599:
+      return 100;
+    case IXGBE_LINKS_BITS.SPEED_1G_82599:
+      return 1000;
+    case IXGBE_LINKS_BITS.SPEED_10G_82599:
+      return 10000;
+    default:
+      return 0;
+  }
+}
+
+/**
+ * The MAC address in receive address filter 0 (RAL/RAH(0), 8.2.3.7.9-10),
+ * which the device loads from its EEPROM. Lab 1.
+ */
+export function readMac(regs: RegisterSpace): Uint8Array {
+  return macFromReceiveAddress(regs.read32(IXGBE_RAL(0)), regs.read32(IXGBE_RAH(0)));
 }
 
 /** An Intel 82599 NIC (or the software 82599 of tools/sim82599/). */
@@ -296,7 +390,7 @@ export class IxgbeDevice implements IxyDevice, RingIntrospection {
 
     // 4.6.5 "Initialization of Statistics": the counters clear on read, so
     // reading them once starts them from zero.
-    this.#readCounters();
+    readCounters(this.#regs);
 
     this.#initRx();
     this.#initTx();
@@ -493,82 +587,33 @@ export class IxgbeDevice implements IxyDevice, RingIntrospection {
   }
 
   /**
-   * Adds the device's counters (8.2.3.23, all clear on read) to `stats`.
-   *
-   * - `rxPackets` = GPRC - MPC: an erratum makes GPRC count the frames
-   *   missed for a full packet buffer too (DPDK's ixgbe_ethdev.c cites it;
-   *   Linux's ixgbe_update_stats subtracts MPC as we do).
-   * - `rxBytes` = GORC - 4 per frame. GORC counts from the destination
-   *   address through the CRC (8.2.3.23.27), also when HLREG0.RXCRCSTRP
-   *   strips the CRC before the frame reaches us — we strip it, so we
-   *   subtract it. (DPDK subtracts it only when stripping is off: it found
-   *   the byte count without the CRC when stripping is on, unlike the
-   *   datasheet's text. Without a card we follow the datasheet; if DPDK is
-   *   right about the silicon, rxBytes is 4 bytes per frame low.)
-   * - `txBytes` = GOTC - 4 per frame (GOTC includes the CRC we have appended).
-   * - `rxMissed` = MPC (packet buffer full) + QPRDC (no free descriptor with
-   *   SRRCTL.DROP_EN) of all 16 statistics counters: QPRDC[n] counts the
-   *   queues RQSMR maps to counter n, so every queue is counted however it
-   *   is mapped.
-   * - `rxErrors` are the frames we dropped as malformed.
+   * Adds the device's counters (8.2.3.23, all clear on read) to `stats`:
+   * {@link readCounters} and {@link addCounters} say which and how. `rxErrors`
+   * are the frames we dropped as malformed.
    */
   readStats(stats: DeviceStats): void {
     // After close() the reset has cleared the registers: report what close() read, once.
-    const c = this.#countersAtClose ?? this.#readCounters();
+    addCounters(this.#countersAtClose ?? readCounters(this.#regs), stats);
     this.#countersAtClose = undefined;
-    const rxPackets = c.rxPackets - c.missedNoBuffer;
-    stats.rxPackets += rxPackets;
-    stats.txPackets += c.txPackets;
-    stats.rxBytes += c.rxBytes - CRC_BYTES * rxPackets;
-    stats.txBytes += c.txBytes - CRC_BYTES * c.txPackets;
-    stats.rxMissed += c.missedNoBuffer + c.missedNoDescriptor;
     for (const q of this.#rx) {
       stats.rxErrors += q.errors;
       q.errors = 0;
     }
   }
 
-  /** Reads (and so clears) the hardware counters. */
-  #readCounters(): HwCounters {
-    const r = this.#regs;
-    const rxPackets = r.read32(IXGBE_GPRC);
-    const txPackets = r.read32(IXGBE_GPTC);
-    // Low half first: 8.2.3.23.27 — the pair is 36 bits wide.
-    const rxBytes = r.read32(IXGBE_GORCL) + r.read32(IXGBE_GORCH) * 2 ** 32;
-    const txBytes = r.read32(IXGBE_GOTCL) + r.read32(IXGBE_GOTCH) * 2 ** 32;
-    let missedNoBuffer = 0;
-    for (let i = 0; i < 8; i++) missedNoBuffer += r.read32(IXGBE_MPC(i));
-    let missedNoDescriptor = 0;
-    for (let i = 0; i < QUEUE_STAT_COUNTERS; i++) missedNoDescriptor += r.read32(IXGBE_QPRDC(i));
-    return { rxPackets, txPackets, rxBytes, txBytes, missedNoBuffer, missedNoDescriptor };
-  }
-
-  /** Unicast and multicast promiscuous mode (FCTRL.UPE / MPE, 8.2.3.7.1). */
+  /** Unicast and multicast promiscuous mode: {@link setPromisc} on our BAR0. */
   setPromisc(enabled: boolean): void {
-    const bits = IXGBE_FCTRL_BITS.UPE | IXGBE_FCTRL_BITS.MPE;
-    if (enabled) setFlags32(this.#regs, IXGBE_FCTRL, bits);
-    else clearFlags32(this.#regs, IXGBE_FCTRL, bits);
+    setPromisc(this.#regs, enabled);
   }
 
-  /** Link speed from LINKS (8.2.3.22.20): 100, 1000 or 10000 Mbit/s, 0 while down. */
+  /** Link speed in Mbit/s, 0 while down: {@link readLinkSpeed} on our BAR0. */
   getLinkSpeed(): number {
-    const links = this.#regs.read32(IXGBE_LINKS);
-    if ((links & IXGBE_LINKS_BITS.UP) === 0) return 0;
-    switch ((links & IXGBE_LINKS_BITS.SPEED_82599) >>> 0) {
-      case IXGBE_LINKS_BITS.SPEED_100_82599:
-        return 100;
-      case IXGBE_LINKS_BITS.SPEED_1G_82599:
-        return 1000;
-      case IXGBE_LINKS_BITS.SPEED_10G_82599:
-        return 10000;
-      default:
-        return 0;
-    }
+    return readLinkSpeed(this.#regs);
   }
 
-  /** The MAC address in receive address filter 0 (RAL/RAH(0), 8.2.3.7.9-10), loaded from the EEPROM. */
+  /** The MAC address from the EEPROM: {@link readMac} on our BAR0. */
   getMacAddress(): Uint8Array {
-    return macFromReceiveAddress(this.#regs.read32(IXGBE_RAL(0)), this.#regs.read32(IXGBE_RAH(0)));
+    return readMac(this.#regs);
   }
 
   /**
@@ -598,7 +643,7 @@ export class IxgbeDevice implements IxyDevice, RingIntrospection {
       while (!allSent(q) && performance.now() < deadline) sleepMicros(100);
       cleanTx(q, 1);
     }
-    this.#countersAtClose = this.#readCounters();
+    this.#countersAtClose = readCounters(this.#regs);
     this.#globalReset("end of reset on close (CTRL.RST)");
     // The device no longer reads or writes our memory: buffers it never
     // finished (the wait timed out) and the receive buffers are ours again.

@@ -16,7 +16,7 @@ import {
   IXGBE_TDT,
 } from "../../drivers/ixgbe/constants.ts";
 import { Mempool, type PktBuf } from "../../src/mempool.ts";
-import { SimulatedDmaAllocator } from "../../tools/sim82599/dma_allocator.ts";
+import { SimulatedDmaAllocator } from "../../tools/devices/dma_allocator.ts";
 import { DeviceStats } from "../../src/stats.ts";
 import { FrameTemplate, SequenceChecker } from "../../tools/lib/udp_frame.ts";
 import { RSS_DEFAULT_KEY, rssClassify, rssRetaFor } from "../../src/rss.ts";

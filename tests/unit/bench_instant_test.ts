@@ -6,12 +6,12 @@ import {
   makeScenario,
   MODES,
 } from "../../tools/bench/scenarios.ts";
-import { InstantVirtioDevice } from "../../tools/bench/instant_virtio.ts";
-import { InstantIxgbeDevice } from "../../tools/bench/instant_ixgbe.ts";
-import { InstantIgbDevice } from "../../tools/bench/instant_igb.ts";
+import { InstantVirtioDevice } from "../../tools/devices/instant_virtio.ts";
+import { InstantIxgbeDevice } from "../../tools/devices/instant_ixgbe.ts";
+import { InstantIgbDevice } from "../../tools/devices/instant_igb.ts";
 import { VirtioDevice } from "../../drivers/virtio/virtio.ts";
 import { IxgbeDevice } from "../../drivers/ixgbe/ixgbe.ts";
-import { InstantE1000Device } from "../../tools/bench/instant_e1000.ts";
+import { InstantE1000Device } from "../../tools/devices/instant_e1000.ts";
 import { E1000Device } from "../../drivers/e1000/e1000.ts";
 import { IgbDevice } from "../../drivers/igb/igb.ts";
 import type { PktBuf } from "../../src/mempool.ts";

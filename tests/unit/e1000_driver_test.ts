@@ -12,7 +12,7 @@ import {
   E1000_RCTL,
   E1000_RCTL_BITS,
 } from "../../drivers/e1000/constants.ts";
-import { InstantE1000Device } from "../../tools/bench/instant_e1000.ts";
+import { InstantE1000Device } from "../../tools/devices/instant_e1000.ts";
 import { DeviceStats } from "../../src/stats.ts";
 import { IxyError } from "../../src/error.ts";
 

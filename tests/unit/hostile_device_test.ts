@@ -4,10 +4,10 @@
  * write-back at a time (tools/fuzz/lying_devices.ts).
  */
 import assert from "node:assert/strict";
-import { InstantVirtioDevice } from "../../tools/bench/instant_virtio.ts";
-import { InstantIxgbeDevice } from "../../tools/bench/instant_ixgbe.ts";
-import { InstantIgbDevice } from "../../tools/bench/instant_igb.ts";
-import { InstantE1000Device } from "../../tools/bench/instant_e1000.ts";
+import { InstantVirtioDevice } from "../../tools/devices/instant_virtio.ts";
+import { InstantIxgbeDevice } from "../../tools/devices/instant_ixgbe.ts";
+import { InstantIgbDevice } from "../../tools/devices/instant_igb.ts";
+import { InstantE1000Device } from "../../tools/devices/instant_e1000.ts";
 import {
   E1000_RING,
   IGB_RING,

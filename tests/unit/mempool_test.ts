@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { DmaAllocator } from "../../src/memory.ts";
-import { SimulatedDmaAllocator } from "../../tools/sim82599/dma_allocator.ts";
+import { SimulatedDmaAllocator } from "../../tools/devices/dma_allocator.ts";
 import { IxyError } from "../../src/error.ts";
 import { Mempool, PKT_BUF_HEADER, type PktBuf } from "../../src/mempool.ts";
 

@@ -73,13 +73,18 @@ function assertCleanFailure(what: string, outcome: Outcome, pattern?: RegExp): v
   if (pattern) assert.match(outcome.stderr + outcome.stdout, pattern, shown);
 }
 
-/** Tasks with bad input, and what their one line must say. */
-const CASES: { args: string[]; env?: Record<string, string>; says?: RegExp }[] = [
-  // The lab VM: a missing QEMU, no cache directory, bad options.
+/**
+ * Tasks with bad input, what their one line must say and, where the error
+ * carries its own, the exit code (the lab VM's: 2 bad options, 125 no VM).
+ */
+const CASES: { args: string[]; env?: Record<string, string>; says?: RegExp; code?: number }[] = [
+  // The lab VM: a missing QEMU, no cache directory, bad options. demo is an app
+  // (tools/lib/app.ts's runApp): the VM's error keeps its exit code there too.
   {
     args: ["demo", "--seconds", "1"],
     env: { IXY_VM_QEMU: "/nonexistent/qemu-system-x86_64" },
     says: /IXY_VM_QEMU/,
+    code: 125,
   },
   { args: ["demo"], env: { HOME: "", XDG_CACHE_HOME: "" }, says: /cache directory/ },
   {
@@ -87,7 +92,7 @@ const CASES: { args: string[]; env?: Record<string, string>; says?: RegExp }[] =
     env: { IXY_VM_QEMU: "/nonexistent/qemu-system-x86_64" },
     says: /IXY_VM_QEMU/,
   },
-  { args: ["vm", "--cpus", "x", "--", "true"], says: /--cpus/ },
+  { args: ["vm", "--cpus", "x", "--", "true"], says: /--cpus/, code: 2 },
   { args: ["demo", "--seconds", "x"], says: /--seconds/ },
   // The apps: addresses no machine has, malformed numbers.
   { args: ["pktgen", "nonsense"], says: /PCI address/ },
@@ -109,7 +114,9 @@ Deno.test("tasks: bad input ends with one clear line, no stack trace", async (t)
     const name = `deno task ${c.args.join(" ")}` +
       (c.env ? ` (${Object.entries(c.env).map(([k, v]) => `${k}=${v}`).join(" ")})` : "");
     await t.step(name, async () => {
-      assertCleanFailure(name, await task(c.args, c.env), c.says);
+      const outcome = await task(c.args, c.env);
+      assertCleanFailure(name, outcome, c.says);
+      if (c.code !== undefined) assert.equal(outcome.code, c.code, `exit code of ${name}`);
     });
   }
 });

@@ -7,7 +7,7 @@ import {
 } from "../../drivers/virtio/modern.ts";
 import { VIRTIO_PCI_COMMON, VIRTIO_STATUS } from "../../drivers/virtio/constants.ts";
 import { Virtqueue, virtqueueLayout } from "../../drivers/virtio/virtqueue.ts";
-import { SimulatedDmaAllocator } from "../../tools/sim82599/dma_allocator.ts";
+import { SimulatedDmaAllocator } from "../../tools/devices/dma_allocator.ts";
 import { IxyError } from "../../src/error.ts";
 
 /** A 256-byte config space with a capability list (PCI 3.0, section 6.7). */

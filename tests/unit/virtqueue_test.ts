@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Virtqueue, virtqueueLayout } from "../../drivers/virtio/virtqueue.ts";
-import { SimulatedDmaAllocator } from "../../tools/sim82599/dma_allocator.ts";
+import { SimulatedDmaAllocator } from "../../tools/devices/dma_allocator.ts";
 
 Deno.test("legacy virtqueue layout (virtio 1.1, 2.6.2)", () => {
   // 256 entries: 4096 bytes of descriptors, 518 of available ring, used ring

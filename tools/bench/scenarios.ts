@@ -21,18 +21,17 @@
 import { VirtioDevice } from "../../drivers/virtio/virtio.ts";
 import { IxgbeDevice } from "../../drivers/ixgbe/ixgbe.ts";
 import { Mempool, type PktBuf } from "../../src/mempool.ts";
-import type { IxyDevice } from "../../src/device.ts";
 import type { DmaAllocator } from "../../src/memory.ts";
-import { forward } from "../fwd.ts";
-import { InstantVirtioDevice } from "./instant_virtio.ts";
-import { InstantIxgbeDevice } from "./instant_ixgbe.ts";
+import { FRAME_SIZE, fwdScenario, type Port } from "../devices/forward.ts";
+import { InstantVirtioDevice } from "../devices/instant_virtio.ts";
+import { InstantIxgbeDevice } from "../devices/instant_ixgbe.ts";
 import { E1000Device } from "../../drivers/e1000/e1000.ts";
 import { IgbDevice } from "../../drivers/igb/igb.ts";
-import { InstantE1000Device } from "./instant_e1000.ts";
-import { InstantIgbDevice } from "./instant_igb.ts";
+import { InstantE1000Device } from "../devices/instant_e1000.ts";
+import { InstantIgbDevice } from "../devices/instant_igb.ts";
 
-/** Frame size of every benchmark: 60 bytes + CRC = 64, the ixy papers' minimum-size frames. */
-export const FRAME_SIZE = 60;
+/** The forwarding step, shared with the ring viewer: tools/devices/forward.ts. */
+export { FRAME_SIZE, fwdScenario, type Port };
 /** The batch sizes of the papers' batch-size plots. */
 export const BATCH_SIZES = [1, 2, 4, 8, 16, 32, 64, 128, 256] as const;
 /** The drivers. */
@@ -60,14 +59,6 @@ export function makeScenario(
   return mode === "fwd" ? ixgbeFwd(batch) : ixgbeTx(batch);
 }
 
-/** One NIC of a scenario: our driver on an instant device. */
-export interface Port {
-  /** Our driver. */
-  drv: IxyDevice;
-  /** The instant device: fills posted RX buffers / completes queued TX descriptors. */
-  dev: { receive(size: number): void; transmit(): void };
-}
-
 function virtioPort(name: string): { dev: InstantVirtioDevice; drv: VirtioDevice } {
   const dev = new InstantVirtioDevice();
   const drv = VirtioDevice.open(dev.pciFunction(name));
@@ -78,25 +69,6 @@ function ixgbePort(name: string): { dev: InstantIxgbeDevice; drv: IxgbeDevice } 
   const dev = new InstantIxgbeDevice();
   const drv = IxgbeDevice.attach(dev, dev.dma, { name, linkTimeoutMs: 0 });
   return { dev, drv };
-}
-
-/**
- * `fwd`: A receives a batch, tools/fwd.ts's own `forward()` moves it to B
- * (rxBatch, touch, txBatch, free what B's ring did not take), B sends. The
- * ring viewer's `--nic instant` runs this same step (tools/view/app_worker.ts),
- * so that `deno task bench:view` compares one loop with and without the viewer.
- */
-export function fwdScenario(a: Port, b: Port, batch: number): Omit<Scenario, "check"> {
-  const bufs: PktBuf[] = new Array(batch);
-  const received = { n: 0 }; // made once: forward() reports the batch size here
-  return {
-    step() {
-      a.dev.receive(FRAME_SIZE);
-      const dropped = forward(a.drv, b.drv, bufs, batch, received);
-      b.dev.transmit();
-      return received.n - dropped;
-    },
-  };
 }
 
 /** `tx`: pktgen's loop without the stamp: allocBatch, txBatch, free the rest, send. */

@@ -59,10 +59,10 @@
  * @module
  */
 
-import { InstantIxgbeDevice } from "../bench/instant_ixgbe.ts";
-import { InstantIgbDevice } from "../bench/instant_igb.ts";
-import { InstantE1000Device } from "../bench/instant_e1000.ts";
-import { InstantVirtioDevice } from "../bench/instant_virtio.ts";
+import { InstantIxgbeDevice } from "../devices/instant_ixgbe.ts";
+import { InstantIgbDevice } from "../devices/instant_igb.ts";
+import { InstantE1000Device } from "../devices/instant_e1000.ts";
+import { InstantVirtioDevice } from "../devices/instant_virtio.ts";
 import { E1000_RING, IGB_RING, IXGBE_RING, LyingIntel, LyingVirtio } from "./lying_devices.ts";
 import { IxgbeDevice } from "../../drivers/ixgbe/ixgbe.ts";
 import { IgbDevice } from "../../drivers/igb/igb.ts";

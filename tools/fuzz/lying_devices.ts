@@ -61,7 +61,7 @@ import {
   E1000_TDT,
   E1000_TX_DESC,
 } from "../../drivers/e1000/constants.ts";
-import type { InstantVirtioDevice } from "../bench/instant_virtio.ts";
+import type { InstantVirtioDevice } from "../devices/instant_virtio.ts";
 import {
   VIRTIO_PCI,
   VIRTIO_PCI_QUEUE_ADDR_SHIFT,

@@ -70,21 +70,13 @@ export type ConfigureRxQueueFn = (q: RxRing, ringPhysAddr: number) => void;
  */
 export type StartRxQueueFn = (q: RxRing) => void;
 
-/** Lab 1: what {@link ParseConfigFn} reads from a configuration space. */
-export interface ConfigHeader {
-  /** Vendor ID (offset 0x00). */
-  vendorId: number;
-  /** Device ID (offset 0x02). */
-  deviceId: number;
-  /** Base class (offset 0x0b); 0x02 = network controller. */
-  baseClass: number;
-  /** True if the command register (0x04) has Bus Master Enable (bit 2) set. */
-  busMaster: boolean;
-  /** BAR0 (offset 0x10) without its flag bits: the address as the kernel assigned it. */
-  bar0Address: number;
-  /** True if BAR0 is an I/O BAR (bit 0 set), false for a memory BAR. */
-  bar0Io: boolean;
-}
+/**
+ * Lab 1: what {@link ParseConfigFn} reads from a configuration space: vendor
+ * and device ID, base class, Bus Master Enable, BAR0's address and kind.
+ * Defined with the project's own decoder in src/pci.ts.
+ */
+export type { ConfigHeader } from "../../src/pci.ts";
+import type { ConfigHeader } from "../../src/pci.ts";
 
 /** Lab 1: decodes the first 64 bytes of a PCI configuration space (the sysfs `config` file). */
 export type ParseConfigFn = (config: Uint8Array) => ConfigHeader;

@@ -8,7 +8,7 @@
  *
  * Without --impl it checks the reference solution: labs 3 and 4 the driver's own
  * drivers/ixgbe/tx.ts and rx.ts, lab 7 drivers/igb/rx.ts, the others
- * tools/lab/solutions/.
+ * tools/lab/solutions/, which re-exports the driver's and src/'s functions.
  * Each requirement is time-limited (--limit); see mod.ts. With --vm (labs 1
  * and 2) the checks run in the lab VM on a real device and real hugepages
  * (vm.ts). Lab 7 always boots the lab VM and checks there (lab7_igb.ts).

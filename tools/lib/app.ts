@@ -13,30 +13,21 @@ import type { IxyDevice } from "../../src/device.ts";
 import { DeviceStats, formatStatsDiff } from "../../src/stats.ts";
 import { intOption } from "./cli.ts";
 import { runTool } from "../../src/error.ts";
-import { VmError } from "../vm/errors.ts";
 import { setStopHandler } from "../../src/exit_guard.ts";
 
 /**
  * Runs a tool's main function: an error we foresaw (an `IxyError` of the
- * driver, a {@link VmError} of the lab VM, a malformed option) becomes one line
- * on stderr and a non-zero exit code — a VmError keeps its own (2 for bad
- * options, 124 for a timeout, 125 for a VM that could not start or died);
- * anything else is a bug and keeps its stack trace.
+ * driver or of the lab VM, a malformed option) becomes one line on stderr and
+ * a non-zero exit code — the error's own (`IxyError.exitCode`: the lab VM's
+ * errors say 2 for bad options, 124 for a timeout, 125 for a VM that could
+ * not start or died); anything else is a bug and keeps its stack trace.
  *
  *     if (import.meta.main) runApp(main);
  *
  * @param main the tool
  */
 export function runApp(main: () => Promise<void> | void): Promise<void> {
-  return runTool(async () => {
-    try {
-      await main();
-    } catch (error) {
-      if (!(error instanceof VmError)) throw error;
-      console.error(`error: ${error.message}`);
-      Deno.exit(error.exitCode);
-    }
-  });
+  return runTool(main);
 }
 
 /**

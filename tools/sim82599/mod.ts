@@ -56,7 +56,7 @@
  */
 
 import type { RegisterSpace } from "../../src/mmio.ts";
-import { SimulatedDmaAllocator } from "./dma_allocator.ts";
+import { SimulatedDmaAllocator } from "../devices/dma_allocator.ts";
 import { IxyError } from "../../src/error.ts";
 import { SimBar, SimMsixVector } from "./bar.ts";
 import { BAR_SIZE } from "./registers.ts";
@@ -73,7 +73,7 @@ import {
 
 export type { Violation } from "./protocol.ts";
 export { SimMsixVector } from "./bar.ts";
-export { SimulatedDmaAllocator, type SimulatedDmaOptions } from "./dma_allocator.ts";
+export { SimulatedDmaAllocator, type SimulatedDmaOptions } from "../devices/dma_allocator.ts";
 
 /** Options for {@link createSim82599}. */
 export interface Sim82599Options {

@@ -30,8 +30,8 @@ import { DeviceStats } from "../../src/stats.ts";
 import { canDescribeRings, type RingDescription } from "../../src/introspect.ts";
 import { FrameTemplate, MIN_FRAME_SIZE } from "../lib/udp_frame.ts";
 import { createSim82599, type Sim82599 } from "../sim82599/mod.ts";
-import { InstantIxgbeDevice } from "../bench/instant_ixgbe.ts";
-import { fwdScenario } from "../bench/scenarios.ts";
+import { InstantIxgbeDevice } from "../devices/instant_ixgbe.ts";
+import { fwdScenario } from "../devices/forward.ts";
 import {
   type AppStart,
   CTRL,
@@ -64,7 +64,7 @@ interface App {
   devs: IxyDevice[];
   rings: RingDescription[][];
   sim?: Sim82599;
-  /** `--nic instant`: the benchmarks' instant 82599s (tools/bench/instant_ixgbe.ts). */
+  /** `--nic instant`: the benchmarks' instant 82599s (tools/devices/instant_ixgbe.ts). */
   instant?: InstantIxgbeDevice[];
   gen: Mempool;
   template: FrameTemplate;
@@ -397,8 +397,8 @@ async function run(start: AppStart): Promise<void> {
 }
 
 /**
- * `--nic instant`: the forwarding benchmark's own step (tools/bench/
- * scenarios.ts `fwdScenario`: the instant device fills port 0's ring,
+ * `--nic instant`: the forwarding benchmark's own step (tools/devices/
+ * forward.ts `fwdScenario`: the instant device fills port 0's ring,
  * tools/fwd.ts's `forward()` moves the batch to port 1, the instant device
  * sends it at once), {@link PUBLISH_EVERY} steps at a time, then the control
  * words and `publish()`. Paused, it only waits (bench:view measures the same

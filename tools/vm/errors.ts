@@ -4,10 +4,14 @@
  * Every failure we can foresee (a missing tool, a bad option, a guest that
  * died, a timeout) becomes a {@link VmError} whose message says what failed,
  * why, and what to do about it. The CLI prints only that message (no stack
- * trace) and exits with {@link VmError.exitCode}.
+ * trace) and exits with {@link VmError.exitCode}. A VmError is an
+ * {@link IxyError} that carries its own exit code, so every tool's `runTool`
+ * / `runApp` prints it as one line and exits with that code.
  *
  * @module
  */
+
+import { IxyError } from "../../src/error.ts";
 
 /** Exit code of the CLI when the options are wrong (like most Unix tools). */
 export const EXIT_USAGE = 2;
@@ -17,10 +21,7 @@ export const EXIT_TIMEOUT = 124;
 export const EXIT_VM_FAILURE = 125;
 
 /** A failure of the lab VM with a message written for humans. */
-export class VmError extends Error {
-  /** The exit code the CLI should use for this failure. */
-  readonly exitCode: number;
-
+export class VmError extends IxyError {
   /**
    * Creates the error.
    *
@@ -28,8 +29,7 @@ export class VmError extends Error {
    * @param exitCode exit code for the CLI (default {@link EXIT_VM_FAILURE})
    */
   constructor(message: string, exitCode: number = EXIT_VM_FAILURE) {
-    super(message);
+    super(message, { exitCode });
     this.name = "VmError";
-    this.exitCode = exitCode;
   }
 }

@@ -21,7 +21,7 @@
  */
 
 import type { RegisterSpace } from "../../src/mmio.ts";
-import { SimulatedDmaAllocator } from "../sim82599/dma_allocator.ts";
+import { SimulatedDmaAllocator } from "./dma_allocator.ts";
 import {
   E1000_CTRL,
   E1000_CTRL_BITS,

@@ -22,7 +22,7 @@
  */
 
 import type { RegisterSpace } from "../../src/mmio.ts";
-import { SimulatedDmaAllocator } from "../sim82599/dma_allocator.ts";
+import { SimulatedDmaAllocator } from "./dma_allocator.ts";
 import {
   IGB_ADV_RX_DESC as RXD,
   IGB_ADV_TX_DESC as TXD,

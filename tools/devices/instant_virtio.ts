@@ -33,7 +33,7 @@ import {
   VIRTIO_PCI_VRING_ALIGN,
   VRING_USED_F_NO_NOTIFY,
 } from "../../drivers/virtio/constants.ts";
-import { SimulatedDmaAllocator } from "../sim82599/dma_allocator.ts";
+import { SimulatedDmaAllocator } from "./dma_allocator.ts";
 
 /** Entries per queue, QEMU's default for virtio-net-pci. */
 export const INSTANT_VIRTIO_QUEUE_SIZE = 256;
