@@ -149,6 +149,12 @@ async function main(implPath: string): Promise<void> {
   let received = 0;
   /** Calls rxBatch until `want` frames came or 3 s passed. */
   const receive = (want: number, each: (buf: PktBuf) => void, batch = 32): number => {
+    const empty = q.bufs.findIndex((b) => b === undefined);
+    must(
+      empty < 0,
+      `descriptor ${empty} of the ring holds no buffer (q.bufs[${empty}]): startRxQueue posts ` +
+        `one in each, else the driver's rxBatch cannot run on the ring`,
+    );
     let got = 0;
     const deadline = performance.now() + 3000;
     while (got < want && performance.now() < deadline) {
@@ -368,8 +374,8 @@ async function main(implPath: string): Promise<void> {
         must(
           got === ROUND,
           `after ${first} frames, only ${got} of the next ${ROUND} came: the 82576 drops ` +
-            `frames that find no free descriptor — give each one a fresh buffer and move RDT` +
-            hint(),
+            `frames that find no free descriptor, and rxBatch hands descriptors back by ` +
+            `writing q.tail` + hint(),
         );
       }
       must(checker.good === MANY, `${checker.good} good frames of ${MANY} (${checker.summary()})`);
