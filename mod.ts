@@ -156,4 +156,3 @@ export { Virtqueue, virtqueueLayout } from "./drivers/virtio/virtqueue.ts";
 export { IxgbeDevice, type IxgbeOptions } from "./drivers/ixgbe/ixgbe.ts";
 export { E1000Device, type E1000Options } from "./drivers/e1000/e1000.ts";
 export { IgbDevice, type IgbOptions } from "./drivers/igb/igb.ts";
-export { IgbInterrupts } from "./drivers/igb/interrupts.ts";

@@ -20,8 +20,10 @@
  * - Receive (4.5.9): RCTL holds what the 82599 spread over RXCTRL (enable),
  *   FCTRL (promiscuous, broadcast) and HLREG0/RDRXCTL (CRC strip). Queue 0
  *   comes out of reset *enabled*: we disable every queue before touching it.
- *   The receive ring code — queue setup, start, `rxBatch` — is in ./rx.ts,
- *   drivers/ixgbe/rx.ts ported function by function (lab 7's reference).
+ *   The queue bring-up — `configureRxQueue`, `startRxQueue`: SRRCTL, RXDCTL
+ *   enable and poll, the 82576's register map — is in ./rx.ts (lab 7's
+ *   reference); the ring and `rxBatch` are drivers/ixgbe/rx.ts's, with the
+ *   82576's tail register and RXE bit as the ring's state.
  * - Transmit (4.5.10): TCTL.EN instead of DMATXCTL.TE; no DCB arbiter to
  *   pause, no packet-buffer split to program (one traffic class by default).
  *   The transmit ring is drivers/ixgbe/tx.ts's, descriptor code and all (the
@@ -44,7 +46,8 @@ import {
   type PciFunction,
 } from "../../src/device.ts";
 import type { InterruptVector } from "../../src/interrupts.ts";
-import { IGB_DEFAULT_INTERRUPT_RATE, IgbInterrupts } from "./interrupts.ts";
+import { IGB_DEFAULT_INTERRUPT_RATE, IGB_MSIX_MAP } from "./interrupts.ts";
+import { IxgbeInterrupts } from "../ixgbe/interrupts.ts";
 import { type DmaAllocator, hi32, lo32 } from "../../src/memory.ts";
 import type { DeviceStats } from "../../src/stats.ts";
 import type { PciDevice } from "../../src/pci.ts";
@@ -98,8 +101,9 @@ import {
   IGB_TXDCTL_ENABLE,
   IGB_TXDCTL_THRESH,
 } from "./constants.ts";
-import { configureRxQueue, rxBatch, RxQueue, startRxQueue } from "./rx.ts";
-import { cleanTx, freeAll, TX_CLEAN_BATCH, TxQueue, writeTxDescriptors } from "../ixgbe/tx.ts";
+import { configureRxQueue, newRxQueue, startRxQueue } from "./rx.ts";
+import { rxBatch, type RxQueue } from "../ixgbe/rx.ts";
+import { cleanTx, freeAll, txBatch, TxQueue } from "../ixgbe/tx.ts";
 
 /** Default descriptors per queue (as ixgbe.ts: ixy's NUM_RX_QUEUE_ENTRIES). */
 const DEFAULT_RING_SIZE = 512;
@@ -127,8 +131,8 @@ export interface IgbOptions extends DeviceOptions {
 }
 
 /*
- * The transmit ring is the 82599's (drivers/ixgbe/tx.ts: TxQueue, cleanTx,
- * writeTxDescriptors, freeAll), as the receive ring's state is (./rx.ts).
+ * The transmit ring is the 82599's (drivers/ixgbe/tx.ts: TxQueue, txBatch,
+ * cleanTx, freeAll), as the receive ring is (drivers/ixgbe/rx.ts).
  * That is right because the 82576 reads the same 16-byte advanced transmit
  * data descriptor (82576 datasheet 7.2.2.3; 82599 datasheet 7.2.3.2.4), bit
  * for bit in everything we write:
@@ -147,8 +151,8 @@ export interface IgbOptions extends DeviceOptions {
  * tests/unit/igb_constants_test.ts compares our two constant sets.
  *
  * What differs is where the queue's registers are: TDT(n) is at 0xE018 +
- * 0x40 n (the 82599's at 0x6018 + 0x40 n), so txBatch below writes the tail
- * itself instead of calling tx.ts's txBatch. And close() waits for TDH to
+ * 0x40 n (the 82599's at 0x6018 + 0x40 n), which the ring holds as its
+ * `tail`, so tx.ts's txBatch serves both. And close() waits for TDH to
  * reach the tail rather than for DD: with WTHRESH 16 (#initTx) the 82576 may
  * hold back the last write-backs.
  */
@@ -163,8 +167,12 @@ export class IgbDevice implements IxyDevice {
   readonly numRxQueues: number;
   /** Number of transmit queues set up. */
   readonly numTxQueues: number;
-  /** Receive interrupts (MSI-X), with `interrupts: true` and `interruptVectors`. */
-  interrupts?: IgbInterrupts;
+  /**
+   * Receive interrupts (MSI-X), with `interrupts: true` and
+   * `interruptVectors`: drivers/ixgbe/interrupts.ts's, on the 82576's
+   * registers (./interrupts.ts).
+   */
+  interrupts?: IxgbeInterrupts;
 
   #regs: RegisterSpace;
   #dma: DmaAllocator;
@@ -229,7 +237,8 @@ export class IgbDevice implements IxyDevice {
     dev.#resetAndInit(options.linkTimeoutMs ?? 10_000);
     if (options.interrupts && options.interruptVectors) {
       // 7.3: MSI-X, one vector per RX queue, all masked until a queue idles.
-      dev.interrupts = IgbInterrupts.setup(regs, {
+      dev.interrupts = IxgbeInterrupts.setup(regs, {
+        map: IGB_MSIX_MAP,
         queues: dev.numRxQueues,
         vectors: options.interruptVectors,
         rate: options.interruptRate ?? IGB_DEFAULT_INTERRUPT_RATE,
@@ -363,7 +372,8 @@ export class IgbDevice implements IxyDevice {
       // Snabb's trick (as ixgbe.ts): all ones until we fill the ring.
       desc.fill(0xffffffff);
       const pool = Mempool.create(this.#dma, { numEntries: this.#rxRingSize * RX_POOL_FACTOR });
-      const q = new RxQueue(regs, i, desc, this.#rxRingSize, pool);
+      // drivers/ixgbe/rx.ts's ring, with the 82576's RDT and RXE bit.
+      const q = newRxQueue(regs, i, desc, this.#rxRingSize, pool);
       // ./rx.ts (lab 7's reference): queue off and polled (queue 0 runs after
       // reset), SRRCTL (advanced one-buffer descriptors, 2 KB, DROP_EN: a
       // frame that finds no descriptor is dropped and counted in RQDPC instead
@@ -405,7 +415,8 @@ export class IgbDevice implements IxyDevice {
         (T.FIELD_MASK << T.WTHRESH_SHIFT));
       txdctl |= (8 << T.PTHRESH_SHIFT) | (1 << T.HTHRESH_SHIFT) | (16 << T.WTHRESH_SHIFT);
       regs.write32(IGB_TXDCTL(i), txdctl >>> 0);
-      this.#tx.push(new TxQueue(regs, i, desc, this.#txRingSize));
+      // drivers/ixgbe/tx.ts's ring, with the 82576's TDT.
+      this.#tx.push(new TxQueue(regs, i, desc, this.#txRingSize, IGB_TDT(i)));
     }
     // Last step: transmit on (TCTL.EN).
     setFlags32(regs, IGB_TCTL, IGB_TCTL_BITS.EN);
@@ -437,10 +448,10 @@ export class IgbDevice implements IxyDevice {
   }
 
   /**
-   * Receives up to `count` packets from queue `queueId`: {@link rxBatch} of
-   * ./rx.ts — ixgbe's rx.ts ported, the advanced receive descriptor (7.1.5)
-   * being the 82599's but for the RXE bit (31 here, 29 there). Malformed
-   * write-backs are dropped there and counted in `rxErrors`.
+   * Receives up to `count` packets from queue `queueId`: drivers/ixgbe/rx.ts's
+   * {@link rxBatch} — the advanced receive descriptor (7.1.5) is the
+   * 82599's; the ring holds the 82576's RDT and RXE bit (31 here, 29 there).
+   * Malformed write-backs are dropped there and counted in `rxErrors`.
    */
   rxBatch(queueId: number, bufs: PktBuf[], count: number): number {
     const q = this.#rx[queueId];
@@ -449,21 +460,17 @@ export class IgbDevice implements IxyDevice {
   }
 
   /**
-   * Sends `bufs[0..count)` on queue `queueId`: drivers/ixgbe/tx.ts's txBatch
-   * with the 82576's tail register — free the buffers of finished
-   * descriptors in batches of 32 (DD), write one advanced data descriptor
-   * per packet (7.2.2.3), then one TDT write for the batch. Stops at a full
-   * ring or at a buffer whose size is not 1..`data.length` (src/device.ts).
+   * Sends `bufs[0..count)` on queue `queueId`: drivers/ixgbe/tx.ts's
+   * {@link txBatch}, on a ring that holds the 82576's tail register — free
+   * the buffers of finished descriptors in batches of 32 (DD), write one
+   * advanced data descriptor per packet (7.2.2.3), then one TDT write for
+   * the batch. Stops at a full ring or at a buffer whose size is not
+   * 1..`data.length` (src/device.ts).
    */
   txBatch(queueId: number, bufs: PktBuf[], count: number): number {
     const q = this.#tx[queueId];
     if (q === undefined) throw this.#badQueue("TX", queueId, this.numTxQueues);
-    cleanTx(q, Math.min(TX_CLEAN_BATCH, q.size >> 1));
-    const n = writeTxDescriptors(q, bufs, count);
-    // The descriptors reach memory before the device sees the new tail
-    // (write32 is an Atomics.store, as in tx.ts).
-    if (n > 0) this.#regs.write32(IGB_TDT(queueId), q.txIndex);
-    return n;
+    return txBatch(q, bufs, count);
   }
 
   /**

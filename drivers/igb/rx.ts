@@ -1,33 +1,29 @@
 /**
- * The 82576 receive ring: the code `IgbDevice` runs to set up, start and
- * poll a receive queue, and the reference solution of lab 7 ("From the
+ * The 82576's receive queue bring-up: what `IgbDevice` does to set up and
+ * start a receive queue, and the reference solution of lab 7 ("From the
  * 82599 to the 82576") — the checker (`deno task lab 7`) runs this very
- * file, so a student's port plugs into the same place.
+ * file, so a student's bring-up plugs into the same place.
  *
- * It is drivers/ixgbe/rx.ts ported to the 82576, function by function, and
- * written against the same lab contract: the ring state is the 82599's
- * {@link RxRing}, unchanged, because the ring is the same — 16-byte
- * advanced receive descriptors, read format with the buffer address in
- * words 0-1, write-back with status (DD, EOP) in word 2 and the length in
- * word 3 (82576 datasheet 7.1.5; the 82599's 7.1.6). What moved is where the
- * queue's registers are (0xC000 + 0x40 n, where the 82599 has 0x1000 +
- * 0x40 n) and two SRRCTL fields; see docs/labs/lab7_igb.md for the table.
- *
- * The device writes a frame into the buffer of the descriptor at RDH and
- * writes the descriptor back; it may use descriptors up to RDT - 1. We take
- * each written-back descriptor, give it a fresh buffer at once, and return
- * them all to the device with one RDT write per batch.
+ * The ring itself is drivers/ixgbe/rx.ts's: the 82576 reads and writes the
+ * 82599's 16-byte advanced receive descriptor (82576 datasheet 7.1.5; the
+ * 82599's 7.1.6), so `RxQueue`, `post` and `rxBatch` serve both, with this
+ * chip's tail register (RDT, 0xC018 + 0x40 n) and error bit (RXE, bit 31 of
+ * the status/error word, 7.1.5.2) as the ring's state ({@link newRxQueue}).
+ * What differs is here: where the queue's registers are (0xC000 + 0x40 n,
+ * where the 82599 has 0x1000 + 0x40 n, SRRCTL among them), SRRCTL's fields,
+ * and a queue that must be switched off and polled before its ring changes.
+ * docs/labs/lab7_igb.md has the table.
  *
  * @module
  */
 
 import { setFlags32, waitForFlags32 } from "../../src/mmio.ts";
 import { hi32, lo32 } from "../../src/memory.ts";
-import type { PktBuf } from "../../src/mempool.ts";
+import type { RegisterSpace } from "../../src/mmio.ts";
+import type { Mempool } from "../../src/mempool.ts";
 import { IxyError } from "../../src/error.ts";
-import { RxQueue, type RxRing } from "../ixgbe/rx.ts";
+import { post, RxQueue, type RxRing } from "../ixgbe/rx.ts";
 import {
-  IGB_ADV_RX_DESC as RXD,
   IGB_DESC_SIZE,
   IGB_RDBAH,
   IGB_RDBAL,
@@ -41,12 +37,24 @@ import {
   IGB_SRRCTL_BITS,
 } from "./constants.ts";
 
-// The ring state and the driver's queue are the 82599's: same contract
-// (tools/lab/contract.ts), same fields, only the registers behind them differ.
-export { RxQueue, type RxRing };
-
-/** The status bits that decide whether a frame is delivered: EOP must be set, RXE clear. */
-const RX_DROP_STATUS = IGB_RXDADV_STAT.EOP | IGB_RXDADV_STAT.RXE;
+/**
+ * Receive queue `queueId` of an 82576 over `desc` (`size` descriptors),
+ * buffers from `pool`: drivers/ixgbe/rx.ts's {@link RxQueue} with the 82576's
+ * tail register RDT(n) and its RXE bit (bit 31 of the write-back's
+ * status/error word, 82576 datasheet 7.1.5.2 extended errors; Linux igb's
+ * E1000_RXDEXT_STATERR_RXE, 0x80000000). The 82599's RXE bit 29 is the
+ * 82576's TCPE, a TCP/UDP checksum error that only checksum offload sets
+ * and that is no reason to drop a frame.
+ */
+export function newRxQueue(
+  regs: RegisterSpace,
+  queueId: number,
+  desc: Uint32Array,
+  size: number,
+  pool: Mempool,
+): RxQueue {
+  return new RxQueue(regs, queueId, desc, size, pool, IGB_RDT(queueId), IGB_RXDADV_STAT.RXE);
+}
 
 /** SRRCTL.BSIZEPACKET for our 2 KB buffers (1 KB units); frames stay <= 1522 bytes (RCTL.LPE off). */
 export const SRRCTL_BSIZEPACKET_2KB = 2;
@@ -108,76 +116,4 @@ export function startRxQueue(q: RxRing): void {
     what: `RX queue ${q.queueId} enable (RXDCTL.ENABLE)`,
   });
   q.regs.write32(IGB_RDT(q.queueId), q.size - 1);
-}
-
-/** Points descriptor `d` of `q` at `buf` (7.1.5 read format); this also clears DD. */
-export function post(q: RxRing, d: number, buf: PktBuf): void {
-  const w = d * 4;
-  const phys = buf.dataPhysAddr;
-  q.desc[w + RXD.PKT_ADDR_LO] = lo32(phys);
-  q.desc[w + RXD.PKT_ADDR_HI] = hi32(phys);
-  // Header address 0 (one-buffer mode); this word becomes the status on
-  // write-back, so zeroing it clears DD.
-  q.desc[w + RXD.HDR_ADDR_LO] = 0;
-  q.desc[w + RXD.HDR_ADDR_HI] = 0;
-  q.bufs[d] = buf;
-}
-
-/**
- * Receives up to `count` frames from `q` into `bufs[0..n)` and returns n;
- * each returned buffer has `size` set and belongs to the caller. Line for
- * line drivers/ixgbe/rx.ts's rxBatch: only the tail register (RDT) and the
- * position of RXE differ.
- *
- * Descriptors the device wrote back wrongly — a frame spread over several
- * descriptors (no EOP; we configured one buffer per frame), a frame error
- * (RXE), or a length of 0 or beyond the buffer — are dropped (counted in
- * `q.errors`); their buffers go back to the pool.
- */
-export function rxBatch(q: RxRing, bufs: PktBuf[], count: number): number {
-  const desc = q.desc;
-  const mask = q.size - 1;
-  let index = q.index;
-  let last = -1;
-  let n = 0;
-  while (n < count) {
-    const w = index * 4;
-    // The device writes this word last (7.1.5); the length below is read
-    // after it. A plain load, not `Atomics.load`: as volatile here and no
-    // builtin call (drivers/ixgbe/rx.ts, rxBatch: why). Measured (igb fwd on
-    // the instant device, AMD EPYC 2-vCPU guest, median): batch 32 −6.5 to
-    // −7.9 ns per packet (−20 to −23 %), batch 1 −6 to −12 %
-    // (docs/performance.md, "e1000 and igb as change 4").
-    const status = desc[w + RXD.WB_STATUS_ERROR];
-    if ((status & IGB_RXDADV_STAT.DD) === 0) break;
-    const fresh = q.pool.alloc();
-    if (fresh === undefined) break; // the app holds every buffer: retry next call
-    const buf = q.bufs[index]!;
-    const length = desc[w + RXD.WB_LENGTH] & 0xffff;
-    post(q, index, fresh);
-    last = index;
-    index = (index + 1) & mask;
-    const eop = (status & IGB_RXDADV_STAT.EOP) !== 0;
-    // EOP set and RXE clear, in one AND and one compare as in ixgbe's
-    // rx.ts; RXE is bit 31 here (7.1.5), bit 29 on the 82599.
-    if (
-      q.discarding || (status & RX_DROP_STATUS) !== IGB_RXDADV_STAT.EOP || length === 0 ||
-      length > buf.data.length
-    ) {
-      // Drop: the tail of a multi-descriptor frame, its head, a frame error, or a bad length.
-      if (!q.discarding) q.errors++;
-      q.discarding = !eop;
-      q.pool.free(buf);
-      continue;
-    }
-    buf.size = length;
-    bufs[n++] = buf;
-  }
-  if (last >= 0) {
-    // The device may use descriptors up to RDT - 1; `last` is the last one
-    // we refilled, so it stays ours until the next call.
-    q.regs.write32(IGB_RDT(q.queueId), last);
-    q.index = index;
-  }
-  return n;
 }

@@ -35,7 +35,7 @@ import { IXGBE_DEFAULT_INTERRUPT_RATE, IxgbeInterrupts } from "./interrupts.ts";
 import { type DmaAllocator, hi32, lo32 } from "../../src/memory.ts";
 import type { DeviceStats } from "../../src/stats.ts";
 import { Mempool, type PktBuf } from "../../src/mempool.ts";
-import { post, rxBatch, RxQueue } from "./rx.ts";
+import { IXGBE_RX_ERROR_BITS, post, rxBatch, RxQueue } from "./rx.ts";
 import { allSent, cleanTx, freeAll, txBatch, TxQueue } from "./tx.ts";
 import { setupRss } from "./rss.ts";
 import { IxyError } from "../../src/error.ts";
@@ -471,7 +471,9 @@ export class IxgbeDevice implements IxyDevice, RingIntrospection {
       // Empty ring for now: head = tail = 0 (RDH/RDT, 8.2.3.8.4-5).
       regs.write32(IXGBE_RDH(i), 0);
       regs.write32(IXGBE_RDT(i), 0);
-      this.#rx.push(new RxQueue(regs, i, desc, this.#rxRingSize, pool));
+      this.#rx.push(
+        new RxQueue(regs, i, desc, this.#rxRingSize, pool, IXGBE_RDT(i), IXGBE_RX_ERROR_BITS),
+      );
     }
 
     // The last sentence of 4.6.7: set CTRL_EXT.NS_DIS (8.2.3.1.3) and clear
@@ -520,7 +522,7 @@ export class IxgbeDevice implements IxyDevice, RingIntrospection {
         (T.FIELD_MASK << T.WTHRESH_SHIFT));
       txdctl |= (36 << T.PTHRESH_SHIFT) | (8 << T.HTHRESH_SHIFT) | (4 << T.WTHRESH_SHIFT);
       regs.write32(IXGBE_TXDCTL(i), txdctl >>> 0);
-      this.#tx.push(new TxQueue(regs, i, desc, this.#txRingSize));
+      this.#tx.push(new TxQueue(regs, i, desc, this.#txRingSize, IXGBE_TDT(i)));
     }
     // Last step: transmit DMA on (DMATXCTL.TE, 8.2.3.9.2), read-modify-write:
     // bits 31:16 hold the VLAN EtherType 0x8100, which must stay.

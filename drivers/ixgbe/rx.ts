@@ -1,7 +1,16 @@
 /**
- * The 82599 receive ring: the code `IxgbeDevice.rxBatch` runs, and the
- * reference solution of lab 4 — the lab checker (`deno task lab 4`) runs
- * this very file, so a student's `rxBatch` plugs into the same place.
+ * The receive ring of advanced descriptors: the code `IxgbeDevice.rxBatch`
+ * and `IgbDevice.rxBatch` run, and the reference solution of lab 4 — the lab
+ * checker (`deno task lab 4`) runs this very file, so a student's `rxBatch`
+ * plugs into the same place.
+ *
+ * The 82576 (drivers/igb) reads and writes the same 16-byte descriptor as the
+ * 82599 (82576 datasheet 7.1.5; the 82599's 7.1.6): buffer address in words
+ * 0-1, status with DD (bit 0) and EOP (bit 1) in word 2, length in word 3
+ * bits 15:0. Two things differ, and the ring holds them as state set once
+ * when it is made: where its tail register RDT is (`tail`), and which
+ * status/error bit means "received with an error" (`errorBits`: RXE, 82599
+ * bit 29, 82576 bit 31).
  *
  * The device writes a frame into the buffer of the descriptor at RDH and
  * writes the descriptor back with length, DD and EOP (7.1.6.2); it may use
@@ -14,38 +23,49 @@
 
 import type { RegisterSpace } from "../../src/mmio.ts";
 import type { Mempool, PktBuf } from "../../src/mempool.ts";
-import { IXGBE_ADV_RX_DESC, IXGBE_RDT, IXGBE_RXDADV_STAT } from "./constants.ts";
+import { IXGBE_ADV_RX_DESC, IXGBE_RXDADV_STAT } from "./constants.ts";
 
 // The descriptor's words (7.1.6.1 read format, 7.1.6.2 write-back) and its
 // status bits, as constants of this module. JavaScript note: V8 (Deno
 // 2.9.6) compiles `IXGBE_RXDADV_STAT.DD` of an imported object into five
 // steps on every use (load the import's cell, check it is initialised, check
 // the object's map, load the field, untag it); a `const` of this module
-// holding a number becomes an immediate in the code, like C's #define.
-// Measured: -2.7 ns per forwarded packet at batch 32 with tx.ts's, -8 %
-// (docs/performance.md, change 8).
+// holding a number becomes an immediate in the code, like C's #define
+// (what that bought: docs/performance.md, change 8).
 const { PKT_ADDR_LO, PKT_ADDR_HI, HDR_ADDR_LO, HDR_ADDR_HI, WB_STATUS_ERROR, WB_LENGTH } =
   IXGBE_ADV_RX_DESC;
-const { DD, EOP, RXE } = IXGBE_RXDADV_STAT;
+const { DD, EOP } = IXGBE_RXDADV_STAT;
 
 /**
- * Status bits of a receive write-back (7.1.6.2) that decide whether we take a
- * frame: EOP must be set and RXE (extended error bit 29, "MAC error": CRC,
- * length, symbol) clear.
+ * RXE of the 82599's receive write-back: bit 29 of the status/error word
+ * (extended error field, 7.1.6.2), a MAC error (CRC, length, undersize,
+ * oversize, symbol). The `errorBits` of the 82599's rings.
  */
-const RX_DROP_STATUS = EOP | RXE;
+export const IXGBE_RX_ERROR_BITS = IXGBE_RXDADV_STAT.RXE;
 
 /**
- * One receive queue of an 82599 (the lab 4 contract, tools/lab/contract.ts).
- * At the start every descriptor points at a buffer of `pool` (read format),
- * `bufs[i]` is that buffer, and RDT = size - 1: the device may fill
- * descriptors 0 .. size - 2.
+ * One receive queue of advanced descriptors (the lab 4 contract,
+ * tools/lab/contract.ts). At the start every descriptor points at a buffer of
+ * `pool` (read format), `bufs[i]` is that buffer, and RDT = size - 1: the
+ * device may fill descriptors 0 .. size - 2.
  */
 export interface RxRing {
-  /** BAR0 of the port: write the tail with `regs.write32(IXGBE_RDT(queueId), ...)`. */
+  /** BAR0 of the port: write the tail with `regs.write32(tail, ...)`. */
   readonly regs: RegisterSpace;
-  /** The queue number (for RDT). */
+  /** The queue number. */
   readonly queueId: number;
+  /**
+   * Offset of this queue's tail register RDT in `regs`: `IXGBE_RDT(queueId)`
+   * on an 82599 (8.2.3.8.5), `IGB_RDT(queueId)` on an 82576.
+   */
+  readonly tail: number;
+  /**
+   * The bits of the write-back's status/error word (word 2) that mark a
+   * frame received with an error, to be dropped: RXE, bit 29 on the 82599
+   * ({@link IXGBE_RX_ERROR_BITS}, 7.1.6.2), bit 31 on the 82576 (82576
+   * datasheet 7.1.5.2, where bit 29 is TCPE, a checksum error).
+   */
+  readonly errorBits: number;
   /** The descriptors, 4 words each: descriptor i is `desc[4 * i .. 4 * i + 3]`. */
   readonly desc: Uint32Array;
   /** Number of descriptors, a power of two. */
@@ -66,6 +86,8 @@ export interface RxRing {
 export class RxQueue implements RxRing {
   readonly regs: RegisterSpace;
   readonly queueId: number;
+  readonly tail: number;
+  readonly errorBits: number;
   readonly desc: Uint32Array;
   readonly size: number;
   readonly pool: Mempool;
@@ -74,16 +96,24 @@ export class RxQueue implements RxRing {
   discarding = false;
   errors = 0;
 
-  /** Queue `queueId` over `desc` (`size` descriptors), buffers from `pool`, tail in `regs`. */
+  /**
+   * Queue `queueId` over `desc` (`size` descriptors), buffers from `pool`,
+   * its tail register at `tail` in `regs`, `errorBits` as {@link RxRing}
+   * says (82599: `IXGBE_RDT(queueId)` and {@link IXGBE_RX_ERROR_BITS}).
+   */
   constructor(
     regs: RegisterSpace,
     queueId: number,
     desc: Uint32Array,
     size: number,
     pool: Mempool,
+    tail: number,
+    errorBits: number,
   ) {
     this.regs = regs;
     this.queueId = queueId;
+    this.tail = tail;
+    this.errorBits = errorBits;
     this.desc = desc;
     this.size = size;
     this.pool = pool;
@@ -116,6 +146,11 @@ export function post(q: RxRing, d: number, buf: PktBuf): void {
 export function rxBatch(q: RxRing, bufs: PktBuf[], count: number): number {
   const desc = q.desc;
   const mask = q.size - 1;
+  // The status bits that decide whether we take a frame: EOP must be set and
+  // the device's error bit (RXE) clear. Read from the ring once per call, so
+  // the loop tests them in one AND and one compare with a register operand,
+  // as it would an immediate (docs/performance.md, change 8).
+  const dropStatus = EOP | q.errorBits;
   let index = q.index;
   let last = -1;
   let n = 0;
@@ -124,11 +159,10 @@ export function rxBatch(q: RxRing, bufs: PktBuf[], count: number): number {
     // The device writes this word last (7.1.6.2); the length below is read
     // after it (load→load). JavaScript note: a plain load, not
     // `Atomics.load`, which V8 (Deno 2.9.6) does not inline on a non-shared
-    // array: a builtin call of ~7 ns per packet. The plain load is just as
+    // array: a builtin call per packet. The plain load is just as
     // volatile here: V8 emits it in place, once per iteration, in program
     // order with the length load, and x86 keeps loads in order (src/mmio.ts,
-    // "Memory ordering"). Measured: -9 ns per packet at batch 32
-    // (docs/performance.md, change 4).
+    // "Memory ordering"). What that bought: docs/performance.md, change 4.
     const status = desc[w + WB_STATUS_ERROR];
     if ((status & DD) === 0) break;
     const fresh = q.pool.alloc();
@@ -140,12 +174,12 @@ export function rxBatch(q: RxRing, bufs: PktBuf[], count: number): number {
     index = (index + 1) & mask;
     const eop = (status & EOP) !== 0;
     // Everything below comes from the device, so it is checked before use:
-    // EOP (one buffer per frame), RXE (a MAC error, 7.1.6.2 extended error
-    // field), the length (16 bits, never more than the buffer). The buffer
-    // itself is ours (q.bufs), never an address read from the descriptor.
+    // EOP (one buffer per frame), the error bit (`dropStatus`: RXE, a MAC
+    // error; 82599 7.1.6.2, 82576 7.1.5.2), the length (16 bits, never more
+    // than the buffer). The buffer itself is ours (q.bufs), never an address read from the descriptor.
     // Together one AND and two compares a packet: see docs/performance.md.
     if (
-      q.discarding || (status & RX_DROP_STATUS) !== EOP || length === 0 ||
+      q.discarding || (status & dropStatus) !== EOP || length === 0 ||
       length > buf.data.length
     ) {
       // Drop: the tail of a multi-descriptor frame, its head, a frame with
@@ -161,7 +195,7 @@ export function rxBatch(q: RxRing, bufs: PktBuf[], count: number): number {
   if (last >= 0) {
     // 7.1.9: the device may use descriptors up to RDT - 1; `last` is the
     // last one we refilled, so it stays ours until the next call.
-    q.regs.write32(IXGBE_RDT(q.queueId), last);
+    q.regs.write32(q.tail, last);
     q.index = index;
   }
   return n;

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import * as C from "../../drivers/igb/constants.ts";
-import { eitrForRate } from "../../drivers/igb/interrupts.ts";
+import { eitrForRate, IGB_MSIX_MAP } from "../../drivers/igb/interrupts.ts";
+import { IXGBE_MSIX_MAP } from "../../drivers/ixgbe/interrupts.ts";
 import { IXGBE_ADV_TX_DESC, IXGBE_ADVTXD, IXGBE_TDT } from "../../drivers/ixgbe/constants.ts";
 
 // Spot checks against Linux's igb e1000_regs.h / e1000_defines.h and QEMU's
@@ -38,6 +39,23 @@ Deno.test("igb register offsets", async (t) => {
     assert.equal(C.IGB_IVAR(C.IGB_IVAR_INDEX(11)), 0x0170c);
     assert.equal(C.IGB_IVAR_SHIFT(11, false), 16);
     assert.equal(C.IGB_IVAR_SHIFT(11, true), 24);
+  });
+  await t.step("the register maps IxgbeInterrupts programs: IVAR packing per chip", () => {
+    // 82576: RX queue q in IVAR0[q & 7], bits 7:0 (q < 8) or 23:16 (q >= 8).
+    assert.equal(IGB_MSIX_MAP.ivar.register(11), 0x0170c);
+    assert.equal(IGB_MSIX_MAP.ivar.shift(11), 16);
+    assert.equal(IGB_MSIX_MAP.ivar.shift(3), 0);
+    // 82599: RX queue q in IVAR[q >> 1], bits 7:0 (even q) or 23:16 (odd q).
+    assert.equal(IXGBE_MSIX_MAP.ivar.register(3), 0x00904);
+    assert.equal(IXGBE_MSIX_MAP.ivar.shift(3), 16);
+    assert.deepEqual(IGB_MSIX_MAP.causes, {
+      eicr: 0x01580,
+      eims: 0x01524,
+      eimc: 0x01528,
+      eiac: 0x0152c,
+    });
+    assert.equal(IGB_MSIX_MAP.gpie.msix, IXGBE_MSIX_MAP.gpie.msix); // Multiple_MSIX | PBA_support
+    assert.equal(IGB_MSIX_MAP.eitrForRate(100_000), 0x028);
   });
   await t.step("EITR interval in microseconds at bit 2", () => {
     assert.equal(eitrForRate(100_000), 0x028);

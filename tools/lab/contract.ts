@@ -11,8 +11,10 @@
  * ixgbe driver keeps per queue (`TxQueue` / `RxQueue` in drivers/ixgbe/tx.ts
  * and rx.ts). You write the code that moves packets through it; the
  * reference the checker runs without --impl is the driver's own
- * drivers/ixgbe/tx.ts / rx.ts. Lab 7 gives you the same {@link RxRing} on an
- * 82576 (QEMU's igb, in the lab VM), and you also set the queue up; its
+ * drivers/ixgbe/tx.ts / rx.ts. Lab 7 is the other way round, on an 82576
+ * (QEMU's igb, in the lab VM): the packet loop is the same code (the igb
+ * driver runs drivers/ixgbe/rx.ts's `rxBatch`), and you write what differs —
+ * the {@link RxRing}'s device-specific state and the queue's bring-up; its
  * reference is the igb driver's drivers/igb/rx.ts.
  *
  * @module
@@ -39,20 +41,34 @@ import type { TxRing } from "../../drivers/ixgbe/tx.ts";
 export type TxBatchFn = (q: TxRing, bufs: PktBuf[], count: number) => number;
 
 /**
- * One receive queue of an 82599 (lab 4): when you get it, every descriptor
- * points at a buffer of `pool` (read format), `bufs[i]` is that buffer, and
- * RDT = size - 1. Defined with the driver's own ring code in
- * drivers/ixgbe/rx.ts.
+ * One receive queue of advanced descriptors (lab 4: of an 82599): when you
+ * get it, every descriptor points at a buffer of `pool` (read format),
+ * `bufs[i]` is that buffer, and RDT = size - 1. Defined with the driver's
+ * own ring code in drivers/ixgbe/rx.ts.
  */
 export type { RxRing } from "../../drivers/ixgbe/rx.ts";
 import type { RxRing } from "../../drivers/ixgbe/rx.ts";
 
 /**
- * Labs 4 and 7: receives up to `count` frames from `q` into `bufs[0..n)` and returns
+ * Lab 4: receives up to `count` frames from `q` into `bufs[0..n)` and returns
  * n; each returned buffer has `size` set to the frame length and belongs to
  * the caller, who frees it.
  */
 export type RxBatchFn = (q: RxRing, bufs: PktBuf[], count: number) => number;
+
+/**
+ * Lab 7: receive queue `queueId` of an 82576 over `desc` (`size`
+ * descriptors, no buffers yet), buffers from `pool`: an {@link RxRing} (the
+ * driver's `RxQueue` of drivers/ixgbe/rx.ts) whose `tail` is the 82576's
+ * RDT(queueId) and whose `errorBits` is the 82576's RXE bit.
+ */
+export type NewRxQueueFn = (
+  regs: RegisterSpace,
+  queueId: number,
+  desc: Uint32Array,
+  size: number,
+  pool: Mempool,
+) => RxRing;
 
 /**
  * Lab 7: programs receive queue `q.queueId` of an 82576 for the ring of

@@ -85,6 +85,7 @@ export function takeTxQueue(
   return {
     regs: options.regs,
     queueId: q,
+    tail: C.IXGBE_TDT(q),
     desc: new Uint32Array(mem.buffer, 0, bytes / 4),
     size,
     bufs: new Array(size).fill(undefined),
@@ -134,6 +135,8 @@ export function takeRxQueue0(
   return {
     regs: options.regs,
     queueId: 0,
+    tail: C.IXGBE_RDT(0),
+    errorBits: C.IXGBE_RXDADV_STAT.RXE,
     desc,
     size,
     pool,

@@ -41,14 +41,14 @@ const WHERE: Record<string, Record<string, [string, string][]>> = {
       ["free buffers of sent descriptors (DD)", "cleanTx(q, Math.min("],
       ["write the descriptor: buffer address", "desc[w + BUFFER_ADDR_LO] ="],
       ["write the descriptor: command and length", "desc[w + CMD_TYPE_LEN] ="],
-      ["move the tail: TDT", "write32(IXGBE_TDT(q.queueId)"],
+      ["move the tail: TDT", "q.regs.write32(q.tail, q.txIndex)"],
     ],
     receive: [
       ["rxBatch: receive from a queue", "export function rxBatch("],
       ["is it written back? read DD", "desc[w + WB_STATUS_ERROR]"],
       ["its length", "desc[w + WB_LENGTH]"],
       ["refill: a fresh buffer into the descriptor", "post(q, index, fresh)"],
-      ["give them back to the device: RDT", "write32(IXGBE_RDT(q.queueId)"],
+      ["give them back to the device: RDT", "q.regs.write32(q.tail, last)"],
     ],
   },
   virtio: {

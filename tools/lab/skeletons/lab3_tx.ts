@@ -7,11 +7,7 @@
  */
 
 import type { PktBuf } from "../../../src/mempool.ts";
-import {
-  IXGBE_ADV_TX_DESC as TXD,
-  IXGBE_ADVTXD,
-  IXGBE_TDT,
-} from "../../../drivers/ixgbe/constants.ts";
+import { IXGBE_ADV_TX_DESC as TXD, IXGBE_ADVTXD } from "../../../drivers/ixgbe/constants.ts";
 import type { TxRing } from "../contract.ts";
 
 /** Frees the buffers of descriptors the device has sent (DD set), from q.cleanIndex on. */
@@ -37,6 +33,7 @@ export function txBatch(q: TxRing, bufs: PktBuf[], count: number): number {
     q.txIndex = (q.txIndex + 1) & mask;
     n++;
   }
-  // TODO 4: if anything was queued, ring the doorbell once: write q.txIndex to TDT.
+  // TODO 4: if anything was queued, ring the doorbell once: write q.txIndex to TDT
+  //         (q.regs.write32(q.tail, ...): q.tail is where this queue's TDT is).
   return n;
 }

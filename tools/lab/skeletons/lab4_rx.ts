@@ -7,11 +7,7 @@
  */
 
 import type { PktBuf } from "../../../src/mempool.ts";
-import {
-  IXGBE_ADV_RX_DESC as RXD,
-  IXGBE_RDT,
-  IXGBE_RXDADV_STAT,
-} from "../../../drivers/ixgbe/constants.ts";
+import { IXGBE_ADV_RX_DESC as RXD, IXGBE_RXDADV_STAT } from "../../../drivers/ixgbe/constants.ts";
 import type { RxRing } from "../contract.ts";
 
 /** Points descriptor `d` at `buf` (read format, 82599 7.1.6.1) and remembers it. */
@@ -29,10 +25,12 @@ export function rxBatch(q: RxRing, bufs: PktBuf[], count: number): number {
     // TODO 2: read the status word (RXD.WB_STATUS_ERROR) with Atomics.load; stop without DD.
     // TODO 3: take a fresh buffer from q.pool (stop if there is none), keep the old one
     //         (q.bufs[q.index]) and the length (RXD.WB_LENGTH, bits 15:0), post the fresh one.
-    // TODO 4: drop (free) the old buffer unless EOP is set and 1 <= length <= buf.data.length;
+    // TODO 4: drop (free) the old buffer unless EOP is set, the error bits (q.errorBits: RXE)
+    //         are clear and 1 <= length <= buf.data.length;
     //         otherwise set buf.size = length and hand it out: bufs[n++] = buf.
     break; // remove when done
   }
-  // TODO 5: if you refilled any descriptor, write RDT once: the last descriptor refilled.
+  // TODO 5: if you refilled any descriptor, write RDT once (q.regs.write32(q.tail, ...)):
+  //         the last descriptor refilled.
   return n;
 }
