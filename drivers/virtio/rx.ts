@@ -102,8 +102,9 @@ export function rxBatch(q: RxQueue, bufs: PktBuf[], count: number): number {
     return 0;
   }
   const n = takeUsedBuffers(q, usedIdx, bufs, count);
-  // avail.idx is ours (we are its only writer): a plain load of what we
-  // published last tells whether anything was refilled.
+  // The doorbell, as in tx.ts, if anything was refilled: avail.idx is ours
+  // (we are its only writer), so a plain load of what we published last
+  // tells.
   if (vq.availIdx !== vq.avail[1]) {
     vq.publishAvailable();
     if (!vq.deviceSuppressesNotify()) q.transport.notify(vq.index);

@@ -60,6 +60,9 @@ export function txBatch(q: TxQueue, bufs: PktBuf[], count: number): number {
   const vq = q.vq;
   reclaimTx(q);
   const n = writeTxDescriptors(q, bufs, count);
+  // The doorbell, once per batch: avail.idx after the descriptors (section
+  // 2.6.13.3), then a notification unless the device asked for none
+  // (sections 2.6.10, 2.6.13.4; Virtqueue.publishAvailable: the ordering).
   if (n > 0) {
     vq.publishAvailable();
     if (!vq.deviceSuppressesNotify()) q.transport.notify(vq.index);

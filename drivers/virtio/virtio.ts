@@ -326,7 +326,7 @@ export class VirtioDevice implements IxyDevice, RingIntrospection {
    * and hand their addresses to the device (./transport.ts, ./modern.ts).
    * While MSI-X is enabled, vectors are programmed too (section 4.1.5.1.2):
    * the receive queue's interrupt on vector 0 if asked for, nothing else
-   * interrupts. Returns the receive virtqueue, for {@link #fillRxQueue}.
+   * interrupts. Returns the receive virtqueue, for #fillRxQueue.
    */
   #setUpQueues(
     dma: DmaAllocator,
