@@ -52,33 +52,15 @@ export class TxQueue {
  * (fewer when no descriptor is free, or up to the first buffer whose `size`
  * is not 1..`data.length`: nothing of it is written, the caller keeps it).
  * Three steps, as ixgbe's txBatch: free the buffers the device has finished
- * with ({@link reclaimTx}), write one descriptor per frame and make it
- * available ({@link writeTxDescriptors}), then publish them and notify the
- * device once. Taken buffers are freed once sent.
+ * with ({@link reclaimTx}); per frame, zero its net header
+ * ({@link zeroNetHeader}), write one descriptor for header and frame and
+ * put it into the available ring (sections 2.6.5, 2.6.6, 5.1.6.2); then
+ * publish them and notify the device once. Taken buffers are freed once
+ * sent.
  */
 export function txBatch(q: TxQueue, bufs: PktBuf[], count: number): number {
   const vq = q.vq;
   reclaimTx(q);
-  const n = writeTxDescriptors(q, bufs, count);
-  // The doorbell, once per batch: avail.idx after the descriptors (section
-  // 2.6.13.3), then a notification unless the device asked for none
-  // (sections 2.6.10, 2.6.13.4; Virtqueue.publishAvailable: the ordering).
-  if (n > 0) {
-    vq.publishAvailable();
-    if (!vq.deviceSuppressesNotify()) q.transport.notify(vq.index);
-  }
-  return n;
-}
-
-/**
- * Zeroes the net header of each buffer of `bufs[0..count)`, writes one
- * descriptor for header and frame and puts it into the available ring, not
- * yet published (sections 2.6.5, 2.6.6, 5.1.6.2); returns how many it wrote
- * and counts them. Stops when no descriptor is free or at the first buffer
- * whose `size` is not 1..`data.length`.
- */
-export function writeTxDescriptors(q: TxQueue, bufs: PktBuf[], count: number): number {
-  const vq = q.vq;
   const hdrSize = q.hdrSize;
   const hdrInHeadroom = PKT_BUF_HEADROOM - hdrSize;
   let n = 0;
@@ -99,6 +81,13 @@ export function writeTxDescriptors(q: TxQueue, bufs: PktBuf[], count: number): n
     vq.bufs[id] = buf;
     vq.pushAvailable(id);
     bytes += size;
+  }
+  // The doorbell, once per batch: avail.idx after the descriptors (section
+  // 2.6.13.3), then a notification unless the device asked for none
+  // (sections 2.6.10, 2.6.13.4; Virtqueue.publishAvailable: the ordering).
+  if (n > 0) {
+    vq.publishAvailable();
+    if (!vq.deviceSuppressesNotify()) q.transport.notify(vq.index);
   }
   q.counters[TX_PACKETS] += n;
   q.counters[TX_BYTES] += bytes;
