@@ -21,7 +21,8 @@
 import type { Mempool, PktBuf } from "../../src/mempool.ts";
 import { VRING_DESC_F } from "./constants.ts";
 import type { VirtioTransport } from "./transport.ts";
-import type { Virtqueue } from "./virtqueue.ts";
+import { Virtqueue } from "./virtqueue.ts";
+import type { DmaAllocator } from "../../src/memory.ts";
 
 /** VRING_DESC_F.WRITE as a constant of this module: an immediate (drivers/ixgbe/rx.ts). */
 const DESC_F_WRITE = VRING_DESC_F.WRITE;
@@ -35,10 +36,13 @@ export const RX_ERRORS = 2;
 /** Slot of {@link RxQueue.counters}: used entries or indices that cannot be true. */
 export const RX_DEVICE_ERRORS = 3;
 
-/** The receive virtqueue and what its hot path needs besides the ring. */
-export class RxQueue {
-  /** The virtqueue (receive queue 0, section 5.1.2). */
-  readonly vq: Virtqueue;
+/**
+ * The receive virtqueue (queue 0, section 5.1.2) with what its hot path
+ * needs besides the ring. A subclass, not an object holding a Virtqueue: one
+ * object less on the path from the device to the ring (docs/performance.md,
+ * "The ring shape of issue 21").
+ */
+export class RxQueue extends Virtqueue {
   /** Where fresh receive buffers come from. */
   readonly pool: Mempool;
   /** Bytes of `virtio_net_hdr` in front of each frame: 10 (legacy) or 12 (VERSION_1). */
@@ -56,9 +60,18 @@ export class RxQueue {
    */
   readonly counters = new Float64Array(4);
 
-  /** The queue over `vq`, buffers from `pool`, `hdrSize`-byte headers, notify through `transport`. */
-  constructor(vq: Virtqueue, pool: Mempool, hdrSize: number, transport: VirtioTransport) {
-    this.vq = vq;
+  /**
+   * A queue as {@link Virtqueue}'s constructor makes it, buffers from
+   * `pool`, `hdrSize`-byte headers, notify through `transport`.
+   */
+  constructor(
+    dma: DmaAllocator,
+    options: { index: number; size: number },
+    pool: Mempool,
+    hdrSize: number,
+    transport: VirtioTransport,
+  ) {
+    super(dma, options);
     this.pool = pool;
     this.hdrSize = hdrSize;
     this.transport = transport;
@@ -85,35 +98,34 @@ export function postRxBuffer(vq: Virtqueue, id: number, buf: PktBuf, hdrSize: nu
 }
 
 /**
- * Receives up to `count` frames from `q` into `bufs[0..n)` and returns n;
+ * Receives up to `count` frames from `vq` into `bufs[0..n)` and returns n;
  * each returned buffer has `size` set (the frame, without the net header)
  * and belongs to the caller. Three steps: read the device's used.idx and
  * check it ({@link Virtqueue.usedIdxPlausible}), take the used entries up to
  * it ({@link takeUsedBuffers}, which refills each descriptor at once), and
  * publish the refilled descriptors and notify the device once.
  */
-export function rxBatch(q: RxQueue, bufs: PktBuf[], count: number): number {
-  const vq = q.vq;
+export function rxBatch(vq: RxQueue, bufs: PktBuf[], count: number): number {
   const usedIdx = vq.deviceUsedIdx();
   if (!vq.usedIdxPlausible(usedIdx)) {
     // Take nothing: a device that keeps doing this needs a reset, not a
     // driver that trusts it.
-    q.counters[RX_DEVICE_ERRORS]++;
+    vq.counters[RX_DEVICE_ERRORS]++;
     return 0;
   }
-  const n = takeUsedBuffers(q, usedIdx, bufs, count);
+  const n = takeUsedBuffers(vq, usedIdx, bufs, count);
   // The doorbell, as in tx.ts, if anything was refilled: avail.idx is ours
   // (we are its only writer), so a plain load of what we published last
   // tells.
   if (vq.availIdx !== vq.avail[1]) {
     vq.publishAvailable();
-    if (!vq.deviceSuppressesNotify()) q.transport.notify(vq.index);
+    if (!vq.deviceSuppressesNotify()) vq.transport.notify(vq.index);
   }
   return n;
 }
 
 /**
- * Takes the used entries of `q` from `lastUsedIdx` up to `usedIdx` (at most
+ * Takes the used entries of `vq` from `lastUsedIdx` up to `usedIdx` (at most
  * `count` good ones) into `bufs[0..n)`, returns n and counts them. Each
  * entry's descriptor gets a fresh buffer at once and is made available again
  * (section 5.1.6.4), not yet published: rxBatch publishes once per batch.
@@ -121,10 +133,9 @@ export function rxBatch(q: RxQueue, bufs: PktBuf[], count: number): number {
  * ({@link deviceHolds}) is skipped, one with an impossible length dropped;
  * both are counted. Stops early when the pool is empty.
  */
-function takeUsedBuffers(q: RxQueue, usedIdx: number, bufs: PktBuf[], count: number): number {
-  const vq = q.vq;
+function takeUsedBuffers(vq: RxQueue, usedIdx: number, bufs: PktBuf[], count: number): number {
   const mask = vq.size - 1;
-  const hdrSize = q.hdrSize;
+  const hdrSize = vq.hdrSize;
   const epoch = vq.epoch; // publications happen only after this loop
   let n = 0;
   let bytes = 0; // summed here, added to the counters once per batch
@@ -136,11 +147,11 @@ function takeUsedBuffers(q: RxQueue, usedIdx: number, bufs: PktBuf[], count: num
     const len = vq.usedRing[2 * slot + 1];
     if (!deviceHolds(vq, id, epoch)) {
       // The entry is a lie: count it, skip it, leave every buffer where it is.
-      q.counters[RX_DEVICE_ERRORS]++;
+      vq.counters[RX_DEVICE_ERRORS]++;
       vq.lastUsedIdx = (vq.lastUsedIdx + 1) & 0xffff;
       continue;
     }
-    const fresh = q.pool.alloc();
+    const fresh = vq.pool.alloc();
     if (fresh === undefined) break; // the app holds every buffer: retry next call
     const buf = vq.bufs[id]!;
     vq.lastUsedIdx = (vq.lastUsedIdx + 1) & 0xffff;
@@ -149,16 +160,16 @@ function takeUsedBuffers(q: RxQueue, usedIdx: number, bufs: PktBuf[], count: num
     const size = len - hdrSize;
     if (size <= 0 || size > buf.data.length) {
       // Impossible length from the device: drop, never hand out garbage.
-      q.counters[RX_ERRORS]++;
-      q.pool.free(buf);
+      vq.counters[RX_ERRORS]++;
+      vq.pool.free(buf);
       continue;
     }
     buf.size = size;
     bytes += size;
     bufs[n++] = buf;
   }
-  q.counters[RX_PACKETS] += n;
-  q.counters[RX_BYTES] += bytes;
+  vq.counters[RX_PACKETS] += n;
+  vq.counters[RX_BYTES] += bytes;
   return n;
 }
 

@@ -16,7 +16,8 @@
 
 import { PKT_BUF_HEADROOM, type PktBuf } from "../../src/mempool.ts";
 import type { VirtioTransport } from "./transport.ts";
-import type { Virtqueue } from "./virtqueue.ts";
+import { Virtqueue } from "./virtqueue.ts";
+import type { DmaAllocator } from "../../src/memory.ts";
 
 /** Slot of {@link TxQueue.counters}: frames taken. */
 export const TX_PACKETS = 0;
@@ -25,10 +26,11 @@ export const TX_BYTES = 1;
 /** Slot of {@link TxQueue.counters}: used entries or indices that cannot be true. */
 export const TX_DEVICE_ERRORS = 2;
 
-/** The transmit virtqueue and what its hot path needs besides the ring. */
-export class TxQueue {
-  /** The virtqueue (transmit queue 1, section 5.1.2). */
-  readonly vq: Virtqueue;
+/**
+ * The transmit virtqueue (queue 1, section 5.1.2) with what its hot path
+ * needs besides the ring; a subclass for the reason of rx.ts's RxQueue.
+ */
+export class TxQueue extends Virtqueue {
   /** Bytes of `virtio_net_hdr` in front of each frame: 10 (legacy) or 12 (VERSION_1). */
   readonly hdrSize: number;
   /** How notifications reach the device. */
@@ -39,16 +41,21 @@ export class TxQueue {
    */
   readonly counters = new Float64Array(3);
 
-  /** The queue over `vq`, `hdrSize`-byte headers, notify through `transport`. */
-  constructor(vq: Virtqueue, hdrSize: number, transport: VirtioTransport) {
-    this.vq = vq;
+  /** A queue as {@link Virtqueue}'s constructor makes it, `hdrSize`-byte headers, notify through `transport`. */
+  constructor(
+    dma: DmaAllocator,
+    options: { index: number; size: number },
+    hdrSize: number,
+    transport: VirtioTransport,
+  ) {
+    super(dma, options);
     this.hdrSize = hdrSize;
     this.transport = transport;
   }
 }
 
 /**
- * Sends `bufs[0..count)` on `q`; returns n, how many it took: `bufs[0..n)`
+ * Sends `bufs[0..count)` on `vq`; returns n, how many it took: `bufs[0..n)`
  * (fewer when no descriptor is free, or up to the first buffer whose `size`
  * is not 1..`data.length`: nothing of it is written, the caller keeps it).
  * Three steps, as ixgbe's txBatch: free the buffers the device has finished
@@ -58,10 +65,9 @@ export class TxQueue {
  * publish them and notify the device once. Taken buffers are freed once
  * sent.
  */
-export function txBatch(q: TxQueue, bufs: PktBuf[], count: number): number {
-  const vq = q.vq;
-  reclaimTx(q);
-  const hdrSize = q.hdrSize;
+export function txBatch(vq: TxQueue, bufs: PktBuf[], count: number): number {
+  reclaimTx(vq);
+  const hdrSize = vq.hdrSize;
   const hdrInHeadroom = PKT_BUF_HEADROOM - hdrSize;
   let n = 0;
   let bytes = 0; // summed here, added to the counters once per batch
@@ -87,10 +93,10 @@ export function txBatch(q: TxQueue, bufs: PktBuf[], count: number): number {
   // (sections 2.6.10, 2.6.13.4; Virtqueue.publishAvailable: the ordering).
   if (n > 0) {
     vq.publishAvailable();
-    if (!vq.deviceSuppressesNotify()) q.transport.notify(vq.index);
+    if (!vq.deviceSuppressesNotify()) vq.transport.notify(vq.index);
   }
-  q.counters[TX_PACKETS] += n;
-  q.counters[TX_BYTES] += bytes;
+  vq.counters[TX_PACKETS] += n;
+  vq.counters[TX_BYTES] += bytes;
   return n;
 }
 
@@ -109,12 +115,11 @@ function zeroNetHeader(headroom: Uint8Array, from: number): void {
  * Frees the buffers of all descriptors the device has marked used and
  * returns the descriptors to the free stack (section 2.6.14).
  */
-export function reclaimTx(q: TxQueue): void {
-  const vq = q.vq;
+export function reclaimTx(vq: TxQueue): void {
   const mask = vq.size - 1;
   const usedIdx = vq.deviceUsedIdx();
   if (!vq.usedIdxPlausible(usedIdx)) {
-    q.counters[TX_DEVICE_ERRORS]++;
+    vq.counters[TX_DEVICE_ERRORS]++;
     return;
   }
   while (vq.lastUsedIdx !== usedIdx) {
@@ -126,7 +131,7 @@ export function reclaimTx(q: TxQueue): void {
     // counts bytes the device wrote, 0 for a buffer it only read).
     const buf = id < vq.size ? vq.bufs[id] : undefined;
     if (buf === undefined) {
-      q.counters[TX_DEVICE_ERRORS]++;
+      vq.counters[TX_DEVICE_ERRORS]++;
       continue;
     }
     buf.pool.free(buf);

@@ -212,11 +212,11 @@ export class VirtioDevice implements IxyDevice, RingIntrospection {
     dev.#reset(); // step 1
     dev.#acknowledge(); // steps 2 and 3
     dev.#negotiateFeatures(); // steps 4 to 6
-    const rx = dev.#setUpQueues(dma, pci.msixEnabled, irqVector); // step 7
-    dev.#fillRxQueue(dma, rx); // step 7, device-specific: receive buffers
+    dev.#setUpQueues(dma, pci.msixEnabled, irqVector); // step 7
+    dev.#fillRxQueue(); // step 7, device-specific: receive buffers
     dev.#driverOk(); // step 8
     dev.setPromisc(true);
-    if (irqVector) dev.interrupts = new VirtioInterrupts(dev.#rx.vq, irqVector);
+    if (irqVector) dev.interrupts = new VirtioInterrupts(dev.#rx, irqVector);
     return dev;
   }
 
@@ -326,16 +326,14 @@ export class VirtioDevice implements IxyDevice, RingIntrospection {
    * and hand their addresses to the device (./transport.ts, ./modern.ts).
    * While MSI-X is enabled, vectors are programmed too (section 4.1.5.1.2):
    * the receive queue's interrupt on vector 0 if asked for, nothing else
-   * interrupts. Returns the receive virtqueue, for #fillRxQueue.
+   * interrupts. The receive queue gets its mempool here, sized by the
+   * queue (filled in #fillRxQueue).
    */
-  #setUpQueues(
-    dma: DmaAllocator,
-    msixEnabled: boolean,
-    irqVector?: InterruptVector,
-  ): Virtqueue {
+  #setUpQueues(dma: DmaAllocator, msixEnabled: boolean, irqVector?: InterruptVector): void {
     const t = this.#transport;
     if (msixEnabled) t.setConfigVector(VIRTIO_MSI_NO_VECTOR);
-    const setUpQueue = (index: number, extraBytes = 0): Virtqueue => {
+    const hdrSize = this.#hdrSize;
+    const setUpQueue = <Q extends Virtqueue>(index: number, make: (size: number) => Q): Q => {
       const size = t.queueSize(index);
       if (size === 0) {
         throw new IxyError(
@@ -343,7 +341,7 @@ export class VirtioDevice implements IxyDevice, RingIntrospection {
             `has receive, transmit and control queues (section 5.1.2); check ctrl_vq=on.`,
         );
       }
-      const vq = new Virtqueue(dma, { index, size, extraBytes });
+      const vq = make(size);
       const want = msixEnabled
         ? (irqVector && index === VIRTIO_NET_QUEUE.RX ? 0 : VIRTIO_MSI_NO_VECTOR)
         : undefined;
@@ -361,10 +359,17 @@ export class VirtioDevice implements IxyDevice, RingIntrospection {
       vq.avail[0] = VRING_AVAIL_F_NO_INTERRUPT;
       return vq;
     };
-    const rx = setUpQueue(VIRTIO_NET_QUEUE.RX);
-    this.#tx = new TxQueue(setUpQueue(VIRTIO_NET_QUEUE.TX), this.#hdrSize, t);
-    this.#ctrl = setUpQueue(VIRTIO_NET_QUEUE.CTRL, 4096); // + space for one command
-    return rx;
+    const { RX, TX, CTRL } = VIRTIO_NET_QUEUE;
+    this.#rx = setUpQueue(RX, (size) => {
+      const pool = Mempool.create(dma, { numEntries: size * RX_POOL_FACTOR });
+      return new RxQueue(dma, { index: RX, size }, pool, hdrSize, t);
+    });
+    this.#tx = setUpQueue(TX, (size) => new TxQueue(dma, { index: TX, size }, hdrSize, t));
+    // + space for one command after the rings
+    this.#ctrl = setUpQueue(
+      CTRL,
+      (size) => new Virtqueue(dma, { index: CTRL, size, extraBytes: 4096 }),
+    );
   }
 
   /**
@@ -372,15 +377,14 @@ export class VirtioDevice implements IxyDevice, RingIntrospection {
    * 5.1.6.3) by {@link postRxBuffer} of ./rx.ts; each descriptor covers the
    * net header in the headroom plus the data area.
    */
-  #fillRxQueue(dma: DmaAllocator, rx: Virtqueue): void {
-    const pool = Mempool.create(dma, { numEntries: rx.size * RX_POOL_FACTOR });
+  #fillRxQueue(): void {
+    const rx = this.#rx;
     for (let i = 0; i < rx.size; i++) {
       const id = rx.takeDescriptor();
-      postRxBuffer(rx, id, pool.alloc()!, this.#hdrSize);
+      postRxBuffer(rx, id, rx.pool.alloc()!, rx.hdrSize);
       rx.pushAvailable(id);
     }
     rx.publishAvailable();
-    this.#rx = new RxQueue(rx, pool, this.#hdrSize, this.#transport);
   }
 
   /**
@@ -431,17 +435,17 @@ export class VirtioDevice implements IxyDevice, RingIntrospection {
    * lives in a field. Not on the hot path: rxBatch/txBatch know nothing of it.
    */
   describeRings(): RingDescription[] {
-    return [this.#rx.vq, this.#tx.vq].map((vq): RingDescription => {
+    return [this.#rx, this.#tx].map((vq): RingDescription => {
       const layout = virtqueueLayout(vq.size);
       return {
-        kind: vq === this.#rx.vq ? "virtio-rx" : "virtio-tx",
+        kind: vq === this.#rx ? "virtio-rx" : "virtio-tx",
         queue: vq.index,
         size: vq.size,
         memory: vq.memory.buffer,
         byteLength: layout.totalBytes,
         physAddr: vq.memory.physAddr(0),
         virtqueue: { availOffset: layout.availOffset, usedOffset: layout.usedOffset },
-        pool: vq === this.#rx.vq ? this.#rx.pool : undefined,
+        pool: vq === this.#rx ? this.#rx.pool : undefined,
         driverIndex: () => vq.lastUsedIdx,
       };
     });
@@ -533,7 +537,7 @@ export class VirtioDevice implements IxyDevice, RingIntrospection {
     if (this.#closed) return;
     this.#closed = true;
     const deadline = performance.now() + 100;
-    const tx = this.#tx.vq;
+    const tx = this.#tx;
     while (tx.deviceUsedIdx() !== tx.availIdx && performance.now() < deadline) sleepMicros(100);
     reclaimTx(this.#tx);
     // Writing 0 resets the device: it stops using our memory (section 2.1).
