@@ -5,7 +5,7 @@
  *
  * Read this first: it is the top of the driver. Each call leads one step
  * down — ixyInit (drivers/mod.ts) → the driver's txBatch
- * (drivers/virtio/virtio.ts) → the descriptor ring and the device.
+ * (drivers/virtio/tx.ts) → the descriptor ring and the device.
  *
  *     deno task pktgen 0000:00:10.0 --seconds 5
  *

@@ -24,6 +24,10 @@
  * for one NIC family. Apps fall back to polling, as with any NIC opened
  * without VFIO.
  *
+ * The packet path — the rings — is in ./rx.ts and ./tx.ts, as the 82599's
+ * (drivers/ixgbe/); this file brings the device up, reads counters and stops
+ * it.
+ *
  * JavaScript notes: descriptors are words of a `Uint32Array` over the ring
  * memory, 64-bit addresses are written as two 32-bit halves (no BigInt), and
  * the word the device writes last (status, with DD) is read with a plain
@@ -44,6 +48,8 @@ import type { DeviceStats } from "../../src/stats.ts";
 import type { PciDevice } from "../../src/pci.ts";
 import { Mempool, type PktBuf } from "../../src/mempool.ts";
 import { IxyError } from "../../src/error.ts";
+import { post, rxBatch, RxQueue } from "./rx.ts";
+import { cleanTx, freeAll, txBatch, TxQueue } from "./tx.ts";
 import {
   clearFlags32,
   type RegisterSpace,
@@ -80,8 +86,6 @@ import {
   E1000_RDLEN,
   E1000_RDT,
   E1000_RDTR,
-  E1000_RX_DESC as RXD,
-  E1000_RXD_STAT,
   E1000_STATUS,
   E1000_STATUS_BITS,
   E1000_TCTL,
@@ -93,16 +97,12 @@ import {
   E1000_TDT,
   E1000_TIPG,
   E1000_TIPG_BITS,
-  E1000_TX_DESC as TXD,
-  E1000_TXD,
 } from "./constants.ts";
 
 /** Default descriptors per ring (as the ixgbe driver; Linux's e1000 uses 256). */
 const DEFAULT_RING_SIZE = 512;
 /** Receive buffers per receive descriptor (the app may hold some while we refill). */
 const RX_POOL_FACTOR = 4;
-/** TX descriptors are cleaned in batches of this many (ixy's TX_CLEAN_BATCH). */
-const TX_CLEAN_BATCH = 32;
 /** The CRC that GORC/GOTC count (13.7) but the device strips (RCTL.SECRC) / appends for us. */
 const CRC_BYTES = 4;
 
@@ -127,58 +127,12 @@ interface Counters {
 
 const NO_COUNTS: Counters = { rxPackets: 0, txPackets: 0, rxBytes: 0, txBytes: 0, rxMissed: 0 };
 
-/** The receive ring. */
-class RxRing {
-  /** The descriptor ring, four u32 words per descriptor. */
-  readonly desc: Uint32Array;
-  readonly size: number;
-  readonly pool: Mempool;
-  /** The buffer behind each descriptor. */
-  readonly bufs: (PktBuf | undefined)[];
-  /** Next descriptor we look at. */
-  index = 0;
-  /** True while we skip the rest of a frame that spans descriptors. */
-  discarding = false;
-
-  constructor(desc: Uint32Array, size: number, pool: Mempool) {
-    this.desc = desc;
-    this.size = size;
-    this.pool = pool;
-    this.bufs = new Array(size).fill(undefined);
-  }
-
-  /** Points descriptor `d` at `buf` (3.2.3) and clears its status, so DD is 0 until the device fills it. */
-  post(d: number, buf: PktBuf): void {
-    const w = d * 4;
-    // The 64-bit address as two 32-bit halves, split once per buffer
-    // (PktBuf.dataPhysLo/Hi: per packet the split cost ixgbe 9 %).
-    this.desc[w + RXD.BUFFER_ADDR_LO] = buf.dataPhysLo;
-    this.desc[w + RXD.BUFFER_ADDR_HI] = buf.dataPhysHi;
-    this.desc[w + RXD.LENGTH_CSUM] = 0;
-    // 3.2.3.1: "software must clear the status byte" before handing the
-    // descriptor back, since the device only ever sets DD.
-    this.desc[w + RXD.STATUS_ERRORS] = 0;
-    this.bufs[d] = buf;
-  }
-}
-
-/** The transmit ring. */
-class TxRing {
-  readonly desc: Uint32Array;
-  readonly size: number;
-  readonly cleanBatch: number;
-  /** The buffer behind each descriptor in flight. */
-  readonly bufs: (PktBuf | undefined)[];
-  /** Next descriptor we fill. */
-  txIndex = 0;
-  /** Oldest descriptor not yet cleaned (its buffer not yet freed). */
-  cleanIndex = 0;
-
-  constructor(desc: Uint32Array, size: number) {
-    this.desc = desc;
-    this.size = size;
-    this.cleanBatch = Math.min(TX_CLEAN_BATCH, size >> 1);
-    this.bufs = new Array(size).fill(undefined);
+/** Returns every buffer on receive ring `q` to its pool (the device is reset: they are ours). */
+function freeRing(q: RxQueue): void {
+  for (let i = 0; i < q.size; i++) {
+    const buf = q.bufs[i];
+    if (buf !== undefined) q.pool.free(buf);
+    q.bufs[i] = undefined;
   }
 }
 
@@ -197,12 +151,10 @@ export class E1000Device implements IxyDevice {
 
   #regs: RegisterSpace;
   #dma: DmaAllocator;
-  #rx!: RxRing;
-  #tx!: TxRing;
+  #rx!: RxQueue;
+  #tx!: TxQueue;
   #rxRingSize: number;
   #txRingSize: number;
-  // Frames the driver dropped as malformed, since the last readStats.
-  #rxErrors = 0;
   // Counters read just before the reset of close(), for the next readStats.
   #atClose: Counters | undefined;
   #closed = false;
@@ -346,11 +298,11 @@ export class E1000Device implements IxyDevice {
     regs.write32(E1000_RDTR, 0);
     // ixy's pool size: enough for the ring and a batch held by the app.
     const pool = Mempool.create(this.#dma, { numEntries: this.#rxRingSize * RX_POOL_FACTOR });
-    const rx = new RxRing(desc, this.#rxRingSize, pool);
+    const rx = new RxQueue(regs, desc, this.#rxRingSize, pool);
     for (let d = 0; d < rx.size; d++) {
       const buf = pool.alloc();
       if (buf === undefined) throw new IxyError(`${this.pciAddress}: RX mempool too small.`);
-      rx.post(d, buf);
+      post(rx, d, buf);
     }
     this.#rx = rx;
     // 14.4: head 0, tail "one beyond the last valid descriptor": the device
@@ -387,7 +339,7 @@ export class E1000Device implements IxyDevice {
     regs.write32(E1000_TDLEN, bytes);
     regs.write32(E1000_TDH, 0);
     regs.write32(E1000_TDT, 0);
-    this.#tx = new TxRing(desc, this.#txRingSize);
+    this.#tx = new TxQueue(regs, desc, this.#txRingSize);
     // Inter-packet gap (TIPG, 13.4.34).
     const T = E1000_TIPG_BITS;
     regs.write32(
@@ -432,136 +384,22 @@ export class E1000Device implements IxyDevice {
   }
 
   /**
-   * Receives up to `count` packets (3.2: the device writes a frame into the
-   * buffer of the descriptor at RDH, then writes the descriptor back with
-   * length, DD and EOP). Each descriptor we take gets a fresh buffer at once;
-   * then one RDT write returns them all to the device.
-   *
-   * Descriptors written back wrongly — a frame spread over several
-   * descriptors (no EOP; with LPE = 0 one 2048-byte buffer holds any frame),
-   * a frame error bit (3.2.3.2; only with RCTL.SBP, which we leave off), or a
-   * length of 0 or beyond the buffer — are dropped and counted in
-   * `rxErrors`; their buffers go back to the pool.
+   * Receives up to `count` packets: {@link rxBatch} of ./rx.ts on the
+   * receive ring (3.2). Malformed write-backs are dropped there and counted
+   * in `rxErrors`.
    */
   rxBatch(queueId: number, bufs: PktBuf[], count: number): number {
     if (queueId !== 0) throw this.#badQueue("RX", queueId);
-    const q = this.#rx;
-    const desc = q.desc;
-    const mask = q.size - 1;
-    let index = q.index;
-    let last = -1;
-    let n = 0;
-    while (n < count) {
-      const w = index * 4;
-      // The device writes the status last (3.2.3.1); the length below is
-      // read after it. A plain load, not `Atomics.load`: as volatile here and
-      // no builtin call (drivers/ixgbe/rx.ts, rxBatch: why). Measured, with
-      // #cleanTx's below (e1000 fwd on the instant device, AMD EPYC 2-vCPU
-      // guest, median): batch 32 −7.0 to −7.3 ns per packet (−22 %), batch 1
-      // −8.4 to −9.3 ns (−9 to −10 %) (docs/performance.md, "e1000 and igb
-      // as change 4").
-      const status = desc[w + RXD.STATUS_ERRORS];
-      if ((status & E1000_RXD_STAT.DD) === 0) break;
-      const fresh = q.pool.alloc();
-      if (fresh === undefined) break; // the app holds every buffer: retry next call
-      const buf = q.bufs[index]!;
-      const length = desc[w + RXD.LENGTH_CSUM] & 0xffff;
-      q.post(index, fresh);
-      last = index;
-      index = (index + 1) & mask;
-      const eop = (status & E1000_RXD_STAT.EOP) !== 0;
-      if (
-        q.discarding || !eop || length === 0 || length > buf.data.length ||
-        (status & E1000_RXD_STAT.FRAME_ERRORS) !== 0
-      ) {
-        // Drop: the tail of a multi-descriptor frame, its head, an error or a bad length.
-        if (!q.discarding) this.#rxErrors++;
-        q.discarding = !eop;
-        q.pool.free(buf);
-        continue;
-      }
-      buf.size = length;
-      bufs[n++] = buf;
-    }
-    if (last >= 0) {
-      // 3.2.6: the device may fill descriptors up to RDT - 1; `last` is the
-      // last one we refilled, so it stays ours until the next call.
-      this.#regs.write32(E1000_RDT, last);
-      q.index = index;
-    }
-    return n;
+    return rxBatch(this.#rx, bufs, count);
   }
 
   /**
-   * Sends `bufs[0..count)` (3.3): first frees the buffers of descriptors the
-   * device has finished (checking DD on the last of each batch of 32, as
-   * ixy), then writes one legacy descriptor per packet (3.3.3) and moves the
-   * tail once (TDT, 13.4.42). Stops at a full ring or at a buffer whose size
-   * is not 1..`data.length` (src/device.ts).
+   * Sends `bufs[0..count)`: {@link txBatch} of ./tx.ts on the transmit ring
+   * (3.3); returns how many it took.
    */
   txBatch(queueId: number, bufs: PktBuf[], count: number): number {
     if (queueId !== 0) throw this.#badQueue("TX", queueId);
-    const q = this.#tx;
-    this.#cleanTx(q, q.cleanBatch);
-    const desc = q.desc;
-    const mask = q.size - 1;
-    let n = 0;
-    while (n < count) {
-      const next = (q.txIndex + 1) & mask;
-      if (next === q.cleanIndex) break; // ring full
-      const buf = bufs[n];
-      const size = buf.size;
-      // A size the device cannot send: 0 (a zero-length descriptor transfers
-      // no data, 8254x SDM 3.3.3, Table 3-9 "Length"), or beyond the buffer
-      // (the 16-bit length field allows up to 16288 bytes there, so the
-      // device would read someone else's memory). Stop here, before this
-      // descriptor is written: bufs[n..count) stay the caller's
-      // (src/device.ts, IxyDevice.txBatch), as in ixgbe's and igb's
-      // drivers/ixgbe/tx.ts. No exception: it would leave the descriptors
-      // written so far without a TDT write, and the next call would hand
-      // them to the device after the caller freed their buffers.
-      if (size < 1 || size > buf.data.length) break;
-      const w = q.txIndex * 4;
-      desc[w + TXD.BUFFER_ADDR_LO] = buf.dataPhysLo; // split once per buffer
-      desc[w + TXD.BUFFER_ADDR_HI] = buf.dataPhysHi;
-      // One buffer = the whole frame: EOP; RS for a DD write-back; IFCS so
-      // the device appends the CRC; DEXT = 0: a legacy descriptor (3.3.3.1).
-      // CSO = 0: no checksum offload.
-      desc[w + TXD.LENGTH_CSO_CMD] = (E1000_TXD.CMD_EOP | E1000_TXD.CMD_RS | E1000_TXD.CMD_IFCS |
-        size) >>> 0;
-      // STA = 0 clears DD from the last round; CSS and special 0.
-      desc[w + TXD.STA_CSS_SPECIAL] = 0;
-      q.bufs[q.txIndex] = buf;
-      q.txIndex = next;
-      n++;
-    }
-    // One doorbell per batch: the device fetches TDH..TDT-1.
-    if (n > 0) this.#regs.write32(E1000_TDT, q.txIndex);
-    return n;
-  }
-
-  /**
-   * Frees sent buffers, `batch` descriptors at a time: if the last descriptor
-   * of a batch has DD, the device is done with the whole batch (it processes
-   * descriptors in order, 3.3.1).
-   */
-  #cleanTx(q: TxRing, batch: number): void {
-    const mask = q.size - 1;
-    for (;;) {
-      const cleanable = (q.txIndex - q.cleanIndex) & mask;
-      if (cleanable < batch || cleanable === 0) return;
-      const lastOfBatch = (q.cleanIndex + batch - 1) & mask;
-      // The device writes DD back (3.3.3). A plain load, as in rxBatch.
-      const status = q.desc[lastOfBatch * 4 + TXD.STA_CSS_SPECIAL];
-      if ((status & E1000_TXD.STA_DD) === 0) return;
-      for (let i = q.cleanIndex;; i = (i + 1) & mask) {
-        const buf = q.bufs[i]!;
-        q.bufs[i] = undefined;
-        buf.pool.free(buf);
-        if (i === lastOfBatch) break;
-      }
-      q.cleanIndex = (lastOfBatch + 1) & mask;
-    }
+    return txBatch(this.#tx, bufs, count);
   }
 
   /**
@@ -580,8 +418,8 @@ export class E1000Device implements IxyDevice {
     stats.rxBytes += c.rxBytes - CRC_BYTES * c.rxPackets;
     stats.txBytes += c.txBytes - CRC_BYTES * c.txPackets;
     stats.rxMissed += c.rxMissed;
-    stats.rxErrors += this.#rxErrors;
-    this.#rxErrors = 0;
+    stats.rxErrors += this.#rx.errors;
+    this.#rx.errors = 0;
   }
 
   /** Reads (and so clears) the hardware counters. */
@@ -639,7 +477,7 @@ export class E1000Device implements IxyDevice {
     while (this.#regs.read32(E1000_TDH) !== q.txIndex && performance.now() < deadline) {
       sleepMicros(100);
     }
-    this.#cleanTx(q, 1);
+    cleanTx(q, 1);
     // RCTL.EN / TCTL.EN off is what stops DMA on QEMU's model, whose CTRL.RST
     // resets nothing (see #resetAndInit); on the chip the reset does too.
     this.#stopDma();
@@ -652,18 +490,8 @@ export class E1000Device implements IxyDevice {
       what: `${this.pciAddress}: end of reset on close (CTRL.RST)`,
     });
     // No DMA any more: the buffers still on the rings are ours again.
-    for (let i = 0; i < q.size; i++) {
-      const buf = q.bufs[i];
-      if (buf !== undefined) buf.pool.free(buf);
-      q.bufs[i] = undefined;
-    }
-    q.cleanIndex = q.txIndex;
-    const rx = this.#rx;
-    for (let i = 0; i < rx.size; i++) {
-      const buf = rx.bufs[i];
-      if (buf !== undefined) rx.pool.free(buf);
-      rx.bufs[i] = undefined;
-    }
+    freeAll(q);
+    freeRing(this.#rx);
     this.#function?.disableBusMastering();
   }
 

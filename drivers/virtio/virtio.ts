@@ -14,6 +14,10 @@
  * the packet, so one descriptor covers header and packet (legacy: allowed by
  * VIRTIO_F_ANY_LAYOUT, section 2.6.4.3; modern: always, section 2.6.4).
  *
+ * The packet path — the queues — is in ./rx.ts and ./tx.ts, as the 82599's
+ * (drivers/ixgbe/); this file brings the device up, sets promiscuous mode
+ * and stops it.
+ *
  * Unlike the C ixy we do not require checksum offload (VIRTIO_NET_F_CSUM):
  * QEMU's hub and socket back ends do not offer it, and we never need it.
  *
@@ -23,8 +27,8 @@
 import type { DeviceOptions, IxyDevice, PciFunction } from "../../src/device.ts";
 import type { DmaAllocator } from "../../src/memory.ts";
 import type { PciDevice } from "../../src/pci.ts";
-import { Mempool, PKT_BUF_HEADROOM, type PktBuf } from "../../src/mempool.ts";
-import { DeviceStats } from "../../src/stats.ts";
+import { Mempool, type PktBuf } from "../../src/mempool.ts";
+import type { DeviceStats } from "../../src/stats.ts";
 import { IxyError } from "../../src/error.ts";
 import { sleepMicros } from "../../src/mmio.ts";
 import {
@@ -43,6 +47,16 @@ import {
   VRING_DESC_F,
 } from "./constants.ts";
 import { Virtqueue, virtqueueLayout } from "./virtqueue.ts";
+import {
+  postRxBuffer,
+  RX_BYTES,
+  RX_DEVICE_ERRORS,
+  RX_ERRORS,
+  RX_PACKETS,
+  rxBatch,
+  RxQueue,
+} from "./rx.ts";
+import { reclaimTx, TX_BYTES, TX_DEVICE_ERRORS, TX_PACKETS, txBatch, TxQueue } from "./tx.ts";
 import type { RingDescription, RingIntrospection } from "../../src/introspect.ts";
 import { VirtioInterrupts } from "./interrupts.ts";
 import type { InterruptVector } from "../../src/interrupts.ts";
@@ -142,14 +156,6 @@ function iommuBypass(transport: VirtioTransport, offered: bigint): string | unde
     `section 6.1), so its DMA bypasses the IOMMU and uses physical addresses`;
 }
 
-// Slots of VirtioDevice's software counters (see its #counters).
-const C_RX_PACKETS = 0;
-const C_RX_BYTES = 1;
-const C_TX_PACKETS = 2;
-const C_TX_BYTES = 3;
-const C_RX_ERRORS = 4;
-const C_DEVICE_ERRORS = 5;
-
 /** A virtio-net NIC driven through its legacy or modern PCI interface. */
 export class VirtioDevice implements IxyDevice, RingIntrospection {
   /** Always `"virtio"`. */
@@ -174,23 +180,9 @@ export class VirtioDevice implements IxyDevice, RingIntrospection {
   #features = 0n;
   /** Bytes of `virtio_net_hdr` in front of each packet: 10 (legacy) or 12 (VERSION_1). */
   #hdrSize = VIRTIO_NET_HDR_SIZE;
-  #rx!: Virtqueue;
-  #tx!: Virtqueue;
+  #rx!: RxQueue;
+  #tx!: TxQueue;
   #ctrl!: Virtqueue;
-  #rxPool!: Mempool;
-  // Counters since the last readStats (software statistics: virtio has none),
-  // indexed by the C_* constants above. JavaScript note: in a Float64Array,
-  // not in number fields. A field starts as a small integer (Smi); the first
-  // sum past 2^31 — 36 M frames of 60 bytes, seconds at full rate without a
-  // readStats — turns the field into a double, and every optimised function
-  // that uses this object deoptimises (`deno task bench:latency` counted 5
-  // deopts and up to 3 GCs in 100 M forwarded packets; 0 since, checked by
-  // tests/unit/long_run_test.ts). A Float64Array element is a double from
-  // the start: nothing ever changes. (The byte counts are summed in a local
-  // per batch and added once: per packet, a register add. Measured, virtio
-  // fwd batch 32, one process: fields 68.8, this 64.8, per-packet adds into
-  // the array 72.1 ns/packet — CPU time on a machine at load 9.)
-  #counters = new Float64Array(6);
   // The PCI function from ixyInit: close() turns its bus mastering off.
   #function: PciFunction;
   #closed = false;
@@ -221,7 +213,7 @@ export class VirtioDevice implements IxyDevice, RingIntrospection {
     dev.#acknowledge(); // steps 2 and 3
     dev.#negotiateFeatures(); // steps 4 to 6
     dev.#setUpQueues(dma, pci.msixEnabled, irqVector); // step 7
-    dev.#fillRxQueue(dma); // step 7, device-specific: receive buffers
+    dev.#fillRxQueue(); // step 7, device-specific: receive buffers
     dev.#driverOk(); // step 8
     dev.setPromisc(true);
     if (irqVector) dev.interrupts = new VirtioInterrupts(dev.#rx, irqVector);
@@ -334,12 +326,14 @@ export class VirtioDevice implements IxyDevice, RingIntrospection {
    * and hand their addresses to the device (./transport.ts, ./modern.ts).
    * While MSI-X is enabled, vectors are programmed too (section 4.1.5.1.2):
    * the receive queue's interrupt on vector 0 if asked for, nothing else
-   * interrupts.
+   * interrupts. The receive queue gets its mempool here, sized by the
+   * queue (filled in #fillRxQueue).
    */
   #setUpQueues(dma: DmaAllocator, msixEnabled: boolean, irqVector?: InterruptVector): void {
     const t = this.#transport;
     if (msixEnabled) t.setConfigVector(VIRTIO_MSI_NO_VECTOR);
-    const setUpQueue = (index: number, extraBytes = 0): Virtqueue => {
+    const hdrSize = this.#hdrSize;
+    const setUpQueue = <Q extends Virtqueue>(index: number, make: (size: number) => Q): Q => {
       const size = t.queueSize(index);
       if (size === 0) {
         throw new IxyError(
@@ -347,7 +341,7 @@ export class VirtioDevice implements IxyDevice, RingIntrospection {
             `has receive, transmit and control queues (section 5.1.2); check ctrl_vq=on.`,
         );
       }
-      const vq = new Virtqueue(dma, { index, size, extraBytes });
+      const vq = make(size);
       const want = msixEnabled
         ? (irqVector && index === VIRTIO_NET_QUEUE.RX ? 0 : VIRTIO_MSI_NO_VECTOR)
         : undefined;
@@ -365,22 +359,29 @@ export class VirtioDevice implements IxyDevice, RingIntrospection {
       vq.avail[0] = VRING_AVAIL_F_NO_INTERRUPT;
       return vq;
     };
-    this.#rx = setUpQueue(VIRTIO_NET_QUEUE.RX);
-    this.#tx = setUpQueue(VIRTIO_NET_QUEUE.TX);
-    this.#ctrl = setUpQueue(VIRTIO_NET_QUEUE.CTRL, 4096); // + space for one command
+    const { RX, TX, CTRL } = VIRTIO_NET_QUEUE;
+    this.#rx = setUpQueue(RX, (size) => {
+      const pool = Mempool.create(dma, { numEntries: size * RX_POOL_FACTOR });
+      return new RxQueue(dma, { index: RX, size }, pool, hdrSize, t);
+    });
+    this.#tx = setUpQueue(TX, (size) => new TxQueue(dma, { index: TX, size }, hdrSize, t));
+    // + space for one command after the rings
+    this.#ctrl = setUpQueue(
+      CTRL,
+      (size) => new Virtqueue(dma, { index: CTRL, size, extraBytes: 4096 }),
+    );
   }
 
   /**
    * Step 7, continued: fill the receive queue with empty buffers (section
-   * 5.1.6.3); each descriptor covers the net header in the headroom plus the
-   * data area.
+   * 5.1.6.3) by {@link postRxBuffer} of ./rx.ts; each descriptor covers the
+   * net header in the headroom plus the data area.
    */
-  #fillRxQueue(dma: DmaAllocator): void {
+  #fillRxQueue(): void {
     const rx = this.#rx;
-    this.#rxPool = Mempool.create(dma, { numEntries: rx.size * RX_POOL_FACTOR });
     for (let i = 0; i < rx.size; i++) {
       const id = rx.takeDescriptor();
-      postRxBuffer(rx, id, this.#rxPool.alloc()!, this.#hdrSize);
+      postRxBuffer(rx, id, rx.pool.alloc()!, rx.hdrSize);
       rx.pushAvailable(id);
     }
     rx.publishAvailable();
@@ -404,150 +405,28 @@ export class VirtioDevice implements IxyDevice, RingIntrospection {
   }
 
   /**
-   * Receives up to `count` packets. For each used descriptor: hand its buffer
-   * to the caller, put a fresh buffer into the same descriptor and make it
-   * available again (section 5.1.6.4). One notification per batch at most.
+   * Receives up to `count` packets: {@link rxBatch} of ./rx.ts on the
+   * receive queue (section 5.1.6.4). Impossible used entries are counted in
+   * `deviceErrors`, impossible lengths in `rxErrors`, and skipped there.
    */
   rxBatch(queueId: number, bufs: PktBuf[], count: number): number {
     if (queueId !== 0) throw new IxyError(`Virtio has one RX queue; got queue ${queueId}.`);
-    const vq = this.#rx;
-    const hdrSize = this.#hdrSize;
-    const mask = vq.size - 1;
-    const usedIdx = vq.deviceUsedIdx();
-    if (((usedIdx - vq.lastUsedIdx) & 0xffff) > vq.size) {
-      // More entries than the ring has: the device's used.idx is garbage
-      // (section 2.6.8: it only ever moves forward by what was made
-      // available). Count it and take nothing; a device that keeps doing
-      // this needs a reset, not a driver that trusts it.
-      this.#counters[C_DEVICE_ERRORS]++;
-      return 0;
-    }
-    const ringSize = vq.size;
-    const epoch = vq.epoch; // publications happen only after the loop
-    let n = 0;
-    let bytes = 0; // summed here, added to #counters once per batch
-    while (n < count && vq.lastUsedIdx !== usedIdx) {
-      const slot = vq.lastUsedIdx & mask;
-      // Ordering: the used.idx load above comes first (a plain load, kept in
-      // program order by V8: Virtqueue.deviceUsedIdx), and x86 does not
-      // reorder loads with loads (x86-TSO), so these entry reads see what
-      // the device wrote before it published used.idx.
-      const id = vq.usedRing[2 * slot];
-      const len = vq.usedRing[2 * slot + 1];
-      // The id indexes our arrays, so it is checked first: in range (one
-      // unsigned compare: usedRing is a Uint32Array) and a descriptor the
-      // device holds (Virtqueue.deviceOwns: not one it returned already, not
-      // one we re-posted in this very batch). Otherwise the entry is a lie:
-      // count it, skip it, leave every buffer where it is.
-      const owns = id < ringSize ? vq.deviceOwns[id] : 0;
-      if (owns === 0 || owns === epoch) {
-        this.#counters[C_DEVICE_ERRORS]++;
-        vq.lastUsedIdx = (vq.lastUsedIdx + 1) & 0xffff;
-        continue;
-      }
-      const fresh = this.#rxPool.alloc();
-      if (fresh === undefined) break; // app holds all buffers: retry next call
-      const buf = vq.bufs[id]!;
-      vq.lastUsedIdx = (vq.lastUsedIdx + 1) & 0xffff;
-      postRxBuffer(vq, id, fresh, hdrSize); // pushAvailable below stamps deviceOwns[id] anew
-      vq.pushAvailable(id);
-      const size = len - hdrSize;
-      if (size <= 0 || size > buf.data.length) {
-        // Impossible length from the device: drop, never hand out garbage.
-        this.#counters[C_RX_ERRORS]++;
-        this.#rxPool.free(buf);
-        continue;
-      }
-      buf.size = size;
-      bytes += size;
-      bufs[n++] = buf;
-    }
-    // avail.idx is ours (we are its only writer): a plain load of what we
-    // published last, no Atomics needed.
-    if (vq.availIdx !== vq.avail[1]) {
-      vq.publishAvailable();
-      if (!vq.deviceSuppressesNotify()) this.#transport.notify(vq.index);
-    }
-    this.#counters[C_RX_PACKETS] += n;
-    this.#counters[C_RX_BYTES] += bytes;
-    return n;
+    return rxBatch(this.#rx, bufs, count);
   }
 
   /**
-   * Sends `bufs[0..count)`: first reclaims descriptors the device has finished
-   * with (freeing their buffers), then fills one descriptor per packet
-   * (section 5.1.6.2) and notifies the device once.
+   * Sends `bufs[0..count)`: {@link txBatch} of ./tx.ts on the transmit queue
+   * (section 5.1.6.2); returns how many it took.
    */
   txBatch(queueId: number, bufs: PktBuf[], count: number): number {
     if (queueId !== 0) throw new IxyError(`Virtio has one TX queue; got queue ${queueId}.`);
-    const vq = this.#tx;
-    this.#reclaimTx();
-    const hdrSize = this.#hdrSize;
-    const hdrInHeadroom = PKT_BUF_HEADROOM - hdrSize;
-    let n = 0;
-    let bytes = 0;
-    while (n < count && vq.freeDescriptors > 0) {
-      const buf = bufs[n];
-      const size = buf.size;
-      // A size the device cannot send (0, or beyond the buffer: it would
-      // read past it): stop here, nothing of this buffer written. The caller
-      // keeps bufs[n..count) (src/device.ts, IxyDevice.txBatch).
-      if (size < 1 || size > buf.data.length) break;
-      n++;
-      // An all-zero virtio_net_hdr: no checksum offload, no segmentation.
-      // A loop of 10 or 12 byte stores, not headroom.fill(0, 30): fill is a
-      // builtin call that cost ~40 ns per packet (docs/performance.md, change 2).
-      const h = buf.headroom;
-      for (let i = hdrInHeadroom; i < PKT_BUF_HEADROOM; i++) h[i] = 0;
-      const id = vq.takeDescriptor();
-      // The header goes just before the data: its address is the data's
-      // minus hdrSize, in the low half alone (a buffer never crosses a 2 MiB
-      // page, so the low half neither wraps nor borrows: src/mempool.ts).
-      vq.setBufferDescriptor(id, buf.dataPhysLo - hdrSize, buf.dataPhysHi, size + hdrSize, 0);
-      vq.bufs[id] = buf;
-      vq.pushAvailable(id);
-      bytes += size;
-    }
-    if (n > 0) {
-      vq.publishAvailable();
-      if (!vq.deviceSuppressesNotify()) this.#transport.notify(vq.index);
-    }
-    this.#counters[C_TX_PACKETS] += n;
-    this.#counters[C_TX_BYTES] += bytes;
-    return n;
-  }
-
-  /** Frees the buffers of all descriptors the device has marked used. */
-  #reclaimTx(): void {
-    const vq = this.#tx;
-    const mask = vq.size - 1;
-    const usedIdx = vq.deviceUsedIdx();
-    if (((usedIdx - vq.lastUsedIdx) & 0xffff) > vq.size) {
-      this.#counters[C_DEVICE_ERRORS]++; // a used.idx more than a ring ahead (or behind): see rxBatch
-      return;
-    }
-    while (vq.lastUsedIdx !== usedIdx) {
-      const id = vq.usedRing[2 * (vq.lastUsedIdx & mask)];
-      vq.lastUsedIdx = (vq.lastUsedIdx + 1) & 0xffff;
-      // As in rxBatch: an id out of range, or of a descriptor not in flight
-      // (bufs[id] is set while the device holds it), is counted and skipped.
-      // The used len of a transmit entry is not read (section 2.6.8: it
-      // counts bytes the device wrote, 0 for a buffer it only read).
-      const buf = id < vq.size ? vq.bufs[id] : undefined;
-      if (buf === undefined) {
-        this.#counters[C_DEVICE_ERRORS]++;
-        continue;
-      }
-      buf.pool.free(buf);
-      vq.bufs[id] = undefined; // (deviceOwns is not used for this queue: bufs tells)
-      vq.releaseDescriptor(id);
-    }
+    return txBatch(this.#tx, bufs, count);
   }
 
   /** The receive mempool (for tests and statistics); virtio has one RX queue, 0. */
   rxMempool(queueId = 0): Mempool {
     if (queueId !== 0) throw new IxyError(`Virtio has one RX queue; got queue ${queueId}.`);
-    return this.#rxPool;
+    return this.#rx.pool;
   }
 
   /**
@@ -566,7 +445,7 @@ export class VirtioDevice implements IxyDevice, RingIntrospection {
         byteLength: layout.totalBytes,
         physAddr: vq.memory.physAddr(0),
         virtqueue: { availOffset: layout.availOffset, usedOffset: layout.usedOffset },
-        pool: vq === this.#rx ? this.#rxPool : undefined,
+        pool: vq === this.#rx ? this.#rx.pool : undefined,
         driverIndex: () => vq.lastUsedIdx,
       };
     });
@@ -574,13 +453,16 @@ export class VirtioDevice implements IxyDevice, RingIntrospection {
 
   /** Adds the software counters since the last call to `stats`. */
   readStats(stats: DeviceStats): void {
-    stats.rxPackets += this.#counters[C_RX_PACKETS];
-    stats.rxBytes += this.#counters[C_RX_BYTES];
-    stats.txPackets += this.#counters[C_TX_PACKETS];
-    stats.txBytes += this.#counters[C_TX_BYTES];
-    stats.rxErrors += this.#counters[C_RX_ERRORS];
-    stats.deviceErrors += this.#counters[C_DEVICE_ERRORS];
-    this.#counters.fill(0);
+    const rx = this.#rx.counters;
+    const tx = this.#tx.counters;
+    stats.rxPackets += rx[RX_PACKETS];
+    stats.rxBytes += rx[RX_BYTES];
+    stats.txPackets += tx[TX_PACKETS];
+    stats.txBytes += tx[TX_BYTES];
+    stats.rxErrors += rx[RX_ERRORS];
+    stats.deviceErrors += rx[RX_DEVICE_ERRORS] + tx[TX_DEVICE_ERRORS];
+    rx.fill(0);
+    tx.fill(0);
   }
 
   /**
@@ -655,10 +537,9 @@ export class VirtioDevice implements IxyDevice, RingIntrospection {
     if (this.#closed) return;
     this.#closed = true;
     const deadline = performance.now() + 100;
-    while (this.#tx.deviceUsedIdx() !== this.#tx.availIdx && performance.now() < deadline) {
-      sleepMicros(100);
-    }
-    this.#reclaimTx();
+    const tx = this.#tx;
+    while (tx.deviceUsedIdx() !== tx.availIdx && performance.now() < deadline) sleepMicros(100);
+    reclaimTx(this.#tx);
     // Writing 0 resets the device: it stops using our memory (section 2.1).
     this.#transport.writeStatus(VIRTIO_STATUS.RESET);
     this.#transport.close();
@@ -675,23 +556,4 @@ function checkQueueCounts(name: string, options: DeviceOptions): void {
         `${name}: this driver supports exactly one of each.`,
     );
   }
-}
-
-/**
- * Points receive descriptor `id` at `buf`: header slot (`hdrSize` bytes) in
- * the headroom + data area.
- */
-/** VRING_DESC_F.WRITE as a constant of this module: an immediate (ixgbe/rx.ts). */
-const DESC_F_WRITE = VRING_DESC_F.WRITE;
-
-function postRxBuffer(vq: Virtqueue, id: number, buf: PktBuf, hdrSize: number): void {
-  // The header just before the data (see txBatch for the address halves).
-  vq.setBufferDescriptor(
-    id,
-    buf.dataPhysLo - hdrSize,
-    buf.dataPhysHi,
-    buf.data.length + hdrSize,
-    DESC_F_WRITE,
-  );
-  vq.bufs[id] = buf;
 }

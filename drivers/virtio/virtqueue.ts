@@ -147,9 +147,9 @@ export class Virtqueue {
 
   /**
    * Fills descriptor `id` with a packet buffer: the address as its two halves
-   * ({@link PktBuf.dataPhysLo}, split once per buffer: with the WRITE flag as a
-   * module constant, -9.7 ns per forwarded packet at batch 32, -14 %:
-   * docs/performance.md, change 8), no `next`.
+   * ({@link PktBuf.dataPhysLo}, split once per buffer; with the WRITE flag as a
+   * module constant of rx.ts this is change 8 of docs/performance.md), no
+   * `next`.
    */
   setBufferDescriptor(
     id: number,
@@ -198,16 +198,24 @@ export class Virtqueue {
    * (tests/unit/plain_load_test.ts spins on such a load while another
    * thread writes it). JavaScript note: a plain load, as ixgbe's DD status
    * (drivers/ixgbe/rx.ts, change 4 of docs/performance.md): `Atomics.load`
-   * on this non-shared view is a call of V8's AtomicsLoad builtin (~6 ns)
-   * for the same `mov`, and at small batches these loads are per packet.
-   * Measured with this load, the one of used.flags below and rxBatch's of
-   * avail.idx (thread CPU time, interleaved): virtio fwd at batch 1 116 ->
-   * 93 ns per packet (-20 %), tx (pktgen's loop) at batch 1 59 -> 50 ns
-   * (-17 %), fwd at batch 32 -1.6 %, within noise (docs/performance.md,
-   * change 11; tools/bench/ablations/virtio_plain_loads.patch).
+   * on this non-shared view is a call of V8's AtomicsLoad builtin for the
+   * same `mov`, and at small batches these loads are per packet. What this
+   * load, the one of used.flags below and rx.ts's of avail.idx save:
+   * docs/performance.md, change 11
+   * (tools/bench/ablations/virtio_plain_loads.patch).
    */
   deviceUsedIdx(): number {
     return this.usedHeader[1];
+  }
+
+  /**
+   * False if `usedIdx`, read from the device, is more than a ring ahead of
+   * {@link lastUsedIdx} (or behind it): impossible from a correct device,
+   * whose used.idx only moves forward by what was made available (section
+   * 2.6.8). The caller takes no entry from such an index.
+   */
+  usedIdxPlausible(usedIdx: number): boolean {
+    return ((usedIdx - this.lastUsedIdx) & 0xffff) <= this.size;
   }
 
   /**

@@ -53,14 +53,14 @@ const WHERE: Record<string, Record<string, [string, string][]>> = {
   },
   virtio: {
     send: [
-      ["txBatch: send", "txBatch(queueId: number"],
+      ["txBatch: send", "export function txBatch("],
       ["fill a descriptor", "vq.setBufferDescriptor(id, buf.dataPhysLo"],
       ["put it into the available ring", "vq.pushAvailable(id)"],
       ["publish avail.idx", "vq.publishAvailable()"],
-      ["notify the device", "this.#transport.notify(vq.index)"],
+      ["notify the device", "q.transport.notify(vq.index)"],
     ],
     receive: [
-      ["rxBatch: receive", "rxBatch(queueId: number"],
+      ["rxBatch: receive", "export function rxBatch("],
       ["read used.idx", "vq.deviceUsedIdx()"],
       ["refill: a fresh buffer into the descriptor", "postRxBuffer(vq, id, fresh, hdrSize)"],
       ["publish avail.idx", "vq.publishAvailable()"],
