@@ -9,10 +9,10 @@
  * `clock_gettime`). They all live in this one symbol table, so a
  * reader can see the complete list of ways the driver talks to the kernel.
  *
- * Performance notes (measured with Deno 2.9.6): an FFI call costs ~6 ns, but a
- * JS `number` passed for an `i64`/`usize` parameter, or a `null` pointer,
- * drops V8 to a slow path (~70-80 ns). Hot callers therefore pass `bigint`
- * values they computed once.
+ * Performance note: an FFI call is cheap, but a JS `number` passed for an
+ * `i64`/`usize` parameter, or a `null` pointer, drops V8 to a slow path about
+ * ten times as long (docs/performance.md has the measurements). Hot callers
+ * therefore pass `bigint` values they computed once.
  *
  * @module
  */

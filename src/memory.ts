@@ -47,8 +47,8 @@ export interface DmaMemory {
  *
  * - low half: `addr >>> 0`. ToUint32 is "modulo 2^32" by definition and
  *   compiles to one truncation. The obvious `addr % 2 ** 32` on a double
- *   above 2^31 compiles to a call to C `fmod`: that cost ~23 ns per packet
- *   on the ixgbe forwarding path (docs/performance.md, change 1).
+ *   above 2^31 compiles to a call to C `fmod`, on every packet of the
+ *   forwarding path (docs/performance.md, change 1, has what it cost).
  * - high half: `Math.floor(addr / 2 ** 32)`, exact for addr < 2^53.
  *
  * These two are the only place the project splits an address; V8 inlines

@@ -60,8 +60,7 @@ export class PktBuf {
    * high 32 bits. JavaScript note: a device address is a double (real ones
    * lie beyond 2^31), and splitting it per packet (`lo32`/`hi32`, a division)
    * cost a heap-number load and the division each time; these two are small
-   * integers, split once. Measured: -2.7 ns per forwarded packet at batch 32
-   * with ixgbe, -9 % (docs/performance.md, change 8).
+   * integers, split once (docs/performance.md, change 8, has what it saved).
    */
   readonly dataPhysLo: number;
   /** High 32 bits of {@link dataPhysAddr} (see {@link dataPhysLo}). */
@@ -70,9 +69,8 @@ export class PktBuf {
    * Length of the packet in {@link data}. JavaScript note: ixy keeps it in
    * the DMA header (offset 20); a getter/setter pair over that word cost a
    * typed-array load or store behind a call on every use (rxBatch sets it,
-   * txBatch reads it). A plain field is one property access: measured -2.0 ns
-   * per forwarded packet at batch 32 with ixgbe, -7.7 % (docs/performance.md,
-   * change 9). Nothing reads the header's word: the device learns the length
+   * txBatch reads it). A plain field is one property access
+   * (docs/performance.md, change 9, has what it saved). Nothing reads the header's word: the device learns the length
    * from the descriptor.
    */
   size = 0;

@@ -28,9 +28,9 @@
  *   where TurboFan inlines it (sequentially consistent store), its x64 code
  *   generator emits the same `xchg`.
  * - `Atomics.load` is a plain `mov` too, but on a non-shared array optimised
- *   code reaches it through a call to the `AtomicsLoad` builtin (~7 ns
- *   where a plain typed-array load costs ~0.6 ns; a `perf` profile shows
- *   the builtin). x86-TSO never reorders a load with an older load, nor a
+ *   code reaches it through a call to the `AtomicsLoad` builtin where a
+ *   plain typed-array load is one instruction (a `perf` profile shows the
+ *   builtin; docs/performance.md has what it costs). x86-TSO never reorders a load with an older load, nor a
  *   store with an older load, so every load is an acquire.
  * - Plain typed-array accesses are plain `mov`s. ECMAScript lets a JIT
  *   merge, drop or move them; V8 keeps each typed-array load on its effect

@@ -109,7 +109,7 @@ export function cleanTx(q: TxRing, batch: number): void {
     if (cleanable < batch || cleanable === 0) return;
     const lastOfBatch = (q.cleanIndex + batch - 1) & mask;
     // The device writes DD back (7.2.3.5.1). A plain load, as in rxBatch
-    // (rx.ts: why it is enough, and the ~7 ns an Atomics.load costs).
+    // (rx.ts: why it is enough; docs/performance.md: what an Atomics.load costs).
     const status = q.desc[lastOfBatch * 4 + WB_STATUS];
     if ((status & STAT_DD) === 0) return;
     for (let i = q.cleanIndex;; i = (i + 1) & mask) {
