@@ -43,6 +43,8 @@ and prints both ports' statistics and drops every second. Ctrl-C stops it
 
 Options:
   --batch N     frames per rxBatch/txBatch (default 32)
+  --rx-ring-size N  receive descriptors per port, a power of two (ixgbe,
+                igb, e1000; default 512; a virtio ring's size is the device's)
   --seconds N   stop after N seconds (default: run until Ctrl-C)
   --rebind      give both NICs back to their kernel drivers at the end
   --force       take NICs even if a kernel interface on them is up
@@ -82,6 +84,7 @@ async function main(): Promise<void> {
     allowPositionals: true,
     options: {
       batch: { type: "string", default: "32" },
+      "rx-ring-size": { type: "string" },
       ...DEVICE_APP_OPTIONS,
       ...INTERRUPT_OPTIONS,
     },
@@ -90,14 +93,18 @@ async function main(): Promise<void> {
   if (positionals.length !== 2) throw new IxyError(`Expected two PCI addresses.\n${HELP}`);
   const batch = intOption("batch", values.batch, { min: 1, max: 512 });
   const seconds = limitOption("seconds", values.seconds);
+  // The drivers check that it is a power of two their hardware takes.
+  const rxRingSize = values["rx-ring-size"] === undefined
+    ? undefined
+    : intOption("rx-ring-size", values["rx-ring-size"], { min: 8, max: 65536 });
 
   // Both NICs identified, and their memory checked, before either is touched.
   const dma = dmaAllocatorForAll(positionals);
   const irqOptions = interruptInitOptions(values);
-  const a = ixyInit(positionals[0], { dma, force: values.force, ...irqOptions });
+  const a = ixyInit(positionals[0], { dma, force: values.force, rxRingSize, ...irqOptions });
   let b: IxyDevice;
   try {
-    b = ixyInit(positionals[1], { dma, force: values.force, ...irqOptions });
+    b = ixyInit(positionals[1], { dma, force: values.force, rxRingSize, ...irqOptions });
   } catch (e) {
     releaseDevice(a, { rebind: true }); // nothing taken half-way
     throw e;

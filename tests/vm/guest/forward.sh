@@ -57,7 +57,9 @@ ip -n B link set lo up
 echo "A_BEFORE=$(counters A "$A_IF")"
 echo "B_BEFORE=$(counters B "$B_IF")"
 
-$FWD_RUN tools/fwd.ts "$X_PCI" "$Y_PCI" > /tmp/fwd.log 2>&1 &
+# FWD_OPTS: more options of fwd (tests/vm/igb_test.ts: --rx-ring-size).
+# shellcheck disable=SC2086
+$FWD_RUN tools/fwd.ts "$X_PCI" "$Y_PCI" ${FWD_OPTS:-} > /tmp/fwd.log 2>&1 &
 FWD=$!
 while ! grep -q '^fwd: .*<->' /tmp/fwd.log; do
   kill -0 $FWD 2>/dev/null || { cat /tmp/fwd.log; exit 1; }
