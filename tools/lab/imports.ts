@@ -146,11 +146,12 @@ export async function labFileModules(
     const url = queue.shift()!;
     for (const dep of byUrl.get(url)?.dependencies ?? []) {
       const target = dep.code?.specifier;
-      if (target === undefined || via.has(target)) continue;
+      if (target === undefined || via.has(target) || target.startsWith("node:")) continue;
       via.set(target, url);
       if (!target.startsWith("file://")) {
         throw new IxyError(
-          `${shown(file)} imports ${target}: a lab file may import only local files.`,
+          `${shown(file)} imports ${target}: a lab file may import only local files ` +
+            `(and node: modules).`,
         );
       }
       const path = decodeURIComponent(new URL(target).pathname);
