@@ -15,6 +15,11 @@ export interface LabOptions {
   durationMs?: number;
   /** The lab file as an absolute path (set by `runLab`; lab 7 hands it to the lab VM). */
   implPath?: string;
+  /**
+   * Writes a file the checker made (lab 6's plot); set by the worker, whose
+   * runner writes it (the worker has no permissions). Default: write it here.
+   */
+  writeFile?: (path: string, text: string) => void;
   /** Time limit of one call of a lab function in milliseconds (default DEFAULT_CALL_LIMIT_MS). */
   limitMs?: number;
   /**

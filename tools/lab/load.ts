@@ -19,8 +19,11 @@ export async function loadImpl(path: string, functions: readonly string[]): Prom
   const absolute = path.startsWith("/") ? path : `${Deno.cwd()}/${path}`;
   try {
     Deno.statSync(absolute);
-  } catch {
-    throw new IxyError(`Cannot find your lab file ${path}. Pass an existing file to --impl.`);
+  } catch (e) {
+    // The checkers' worker may not look (no permissions): the runner looked before.
+    if (!(e instanceof Deno.errors.NotCapable)) {
+      throw new IxyError(`Cannot find your lab file ${path}. Pass an existing file to --impl.`);
+    }
   }
   let mod: Exports;
   try {

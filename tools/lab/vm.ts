@@ -14,7 +14,7 @@ import { IxyError } from "../../src/error.ts";
 import { runInVm, VmError } from "../vm/mod.ts";
 import { checkGuestVisible, shellQuote } from "../vm/run_dir.ts";
 import { Checklist } from "./checklist.ts";
-import { loadImpl } from "./load.ts";
+import { checkLabFile } from "./mod.ts";
 import { findLab, VM_LAB_LIST } from "./labs.ts";
 import { type GuestReport, type GuestRequest, REPORT_MARKER } from "./vm_guest.ts";
 import { VM_LAB1_EXTRA_DEVICE } from "./lab1_vm.ts";
@@ -67,7 +67,8 @@ export async function runLabsInVm(
     }
     const given = run.impl ?? ROOT + lab.reference;
     const impl = given.startsWith("/") ? given : `${Deno.cwd()}/${given}`;
-    await loadImpl(given, lab.functions); // a clear error now, not after a minute of booting
+    // A clear error now, not after a minute of booting; the reference is not checked.
+    if (run.impl !== undefined) await checkLabFile(run.lab, given);
     try {
       checkGuestVisible(dirname(Deno.realPathSync(impl)));
     } catch (e) {

@@ -5,6 +5,13 @@
  * a student's loop that never returns, since JavaScript cannot interrupt a
  * busy thread from inside.
  *
+ * It runs without permissions (mod.ts) and reports on a private
+ * {@link MessagePort} the runner hands over in the first message, before the
+ * student's file is loaded; the student's code can reach `self.postMessage`,
+ * which the runner treats as a failure, but not the port: this module keeps
+ * it and the means to post on it (captured here, so patching
+ * `MessagePort.prototype` later changes nothing).
+ *
  * @module
  */
 
@@ -34,13 +41,36 @@ export interface WorkerRequest {
   clock: SharedArrayBuffer;
 }
 
-/** What the worker tells the runner. */
+/** A request to load the lab file and check its exports only (lab 7's host side). */
+export interface ProbeRequest {
+  /** The lab's number. */
+  lab: number;
+  /** Absolute path of the lab file. */
+  impl: string;
+  /** The lab's options. */
+  options: LabOptions;
+  /** Only load and check the exports, then report "done". */
+  probe: true;
+}
+
+/** What the worker tells the runner, on the private port. */
 export type WorkerReport =
   | { type: "start"; index: number; name: string; limitMs?: number }
   | { type: "result"; index: number; result: RequirementResult }
   | { type: "note"; line: string }
+  | { type: "file"; path: string; text: string }
   | { type: "done" }
   | { type: "error"; message: string; expected: boolean };
+
+/**
+ * `MessagePort.prototype.postMessage` as it is before any student code runs,
+ * callable as `postOn(port, message)`: a bound function does not look up
+ * `call` again, so later changes to the prototypes do not reach it.
+ */
+const postOn: (port: MessagePort, message: WorkerReport) => void = Function.prototype.call
+  .bind(MessagePort.prototype.postMessage);
+/** The runner's private channel (set by the first message). */
+let reports: MessagePort | undefined;
 
 /** A checklist that reports to the runner and skips requirements decided before a restart. */
 class ReportingChecklist extends Checklist {
@@ -77,7 +107,7 @@ class ReportingChecklist extends Checklist {
 }
 
 function report(message: WorkerReport): void {
-  self.postMessage(message);
+  postOn(reports!, message);
 }
 
 /**
@@ -101,16 +131,20 @@ function watched(exports: Exports, functions: readonly string[], clock: Float64A
   return out;
 }
 
-self.onmessage = async (e: MessageEvent<WorkerRequest>) => {
-  const { lab: n, impl, options, skip, clock } = e.data;
+self.onmessage = async (
+  e: MessageEvent<(WorkerRequest | ProbeRequest) & { reports: MessagePort }>,
+) => {
+  if (reports !== undefined) return; // one request per worker
+  reports = e.data.reports;
+  const { lab: n, impl, options } = e.data;
   try {
     const lab: Lab = findLab(n, options.vm)!;
-    const exports = watched(
-      await loadImpl(impl, lab.functions),
-      lab.functions,
-      new Float64Array(clock),
-    );
-    await lab.run(exports, new ReportingChecklist(skip), options);
+    const loaded = await loadImpl(impl, lab.functions);
+    if ("probe" in e.data) return report({ type: "done" });
+    const { skip, clock } = e.data;
+    const exports = watched(loaded, lab.functions, new Float64Array(clock));
+    const writeFile = (path: string, text: string) => report({ type: "file", path, text });
+    await lab.run(exports, new ReportingChecklist(skip), { ...options, writeFile });
     report({ type: "done" });
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);

@@ -24,13 +24,39 @@
 
 import { LIBC, libc } from "../../src/ffi.ts";
 
-const { clock_gettime } = libc();
-
 // struct timespec { time_t tv_sec; long tv_nsec; }: two 64-bit words; the low
 // 32 bits of each are enough for differences (x86-64 is little-endian). One
 // buffer for both clocks: each read is finished before the next one starts.
 const timespec = new Uint32Array(4);
-const timespecPtr = Deno.UnsafePointer.of(timespec);
+
+/**
+ * libc's clock_gettime and the timespec's pointer; without FFI permission (the
+ * lab checkers' Worker runs with none: tools/lab/mod.ts) a stand-in that fills
+ * the timespec from `performance.now()` instead: coarser and slower, enough
+ * for the software 82599's request time stamps (tools/sim82599/bar.ts).
+ */
+const { clock_gettime, timespecPtr } = ((): {
+  clock_gettime: (clock: number, p: Deno.PointerValue) => number;
+  timespecPtr: Deno.PointerValue;
+} => {
+  try {
+    return { clock_gettime: libc().clock_gettime, timespecPtr: Deno.UnsafePointer.of(timespec) };
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied)) {
+      throw e;
+    }
+    return {
+      clock_gettime: () => {
+        const ms = performance.now();
+        const s = Math.floor(ms / 1000);
+        timespec[0] = s;
+        timespec[2] = Math.floor((ms - s * 1000) * 1e6);
+        return 0;
+      },
+      timespecPtr: null,
+    };
+  }
+})();
 
 /** CLOCK_MONOTONIC, ns since some fixed point (differences only). */
 export function monotonicNs(): number {
