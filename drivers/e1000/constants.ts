@@ -58,6 +58,8 @@ export const E1000_CTRL_BITS = {
   ILOS: 1 << 7,
   /** Speed, bits 9:8, used when FRCSPD is set: 10b = 1000 Mbit/s. */
   SPEED_1000: 2 << 8,
+  /** The whole speed field, bits 9:8. */
+  SPEED_MASK: 3 << 8,
   /** Force Speed: the MAC takes CTRL.SPEED instead of the PHY's (loopback, 13.4.1). */
   FRCSPD: 1 << 11,
   /** Force Duplex: the MAC takes CTRL.FD (loopback, 13.4.1). */

@@ -88,7 +88,7 @@ export function enablePhyLoopback(regs: RegisterSpace): LoopbackState {
   const C = E1000_CTRL_BITS;
   regs.write32(
     E1000_CTRL,
-    ((before.ctrl | C.FRCSPD | C.FRCDPX | C.SPEED_1000 | C.FD) & ~C.ASDE) >>> 0,
+    ((before.ctrl & ~(C.ASDE | C.SPEED_MASK)) | C.FRCSPD | C.FRCDPX | C.SPEED_1000 | C.FD) >>> 0,
   );
   writePhy(
     regs,
