@@ -56,6 +56,14 @@ export const E1000_CTRL_BITS = {
   SLU: 1 << 6,
   /** Invert Loss-of-Signal: must be 0 for the internal PHY (14.3). */
   ILOS: 1 << 7,
+  /** Speed, bits 9:8, used when FRCSPD is set: 10b = 1000 Mbit/s. */
+  SPEED_1000: 2 << 8,
+  /** The whole speed field, bits 9:8. */
+  SPEED_MASK: 3 << 8,
+  /** Force Speed: the MAC takes CTRL.SPEED instead of the PHY's (loopback, 13.4.1). */
+  FRCSPD: 1 << 11,
+  /** Force Duplex: the MAC takes CTRL.FD (loopback, 13.4.1). */
+  FRCDPX: 1 << 12,
   /**
    * Device Reset: a global reset of everything but the PCI configuration
    * space; the bit clears itself. Wait at least 1 µs before the next access
@@ -273,3 +281,49 @@ export const E1000_GORCH = 0x0408c;
 export const E1000_GOTCL = 0x04090;
 /** High half of GOTC. */
 export const E1000_GOTCH = 0x04094;
+
+// ---------------------------------------------------------------------------
+// PHY access and EEPROM checksum (for drivers/e1000/selftest.ts)
+
+/**
+ * MDI Control Register, 13.4.7 MDIC: one read or write of a PHY register
+ * over the MII management interface. The internal PHY of the 82540EM/82545EM
+ * is PHY address 1.
+ */
+export const E1000_MDIC = 0x00020;
+
+/** MDIC fields (13.4.7). */
+export const E1000_MDIC_BITS = {
+  /** Data, bits 15:0: what to write, or what was read once READY is set. */
+  DATA_MASK: 0xffff,
+  /** PHY register address, bits 20:16. */
+  REGADD_SHIFT: 16,
+  /** PHY address, bits 25:21 (1: the internal PHY). */
+  PHYADD_SHIFT: 21,
+  /** Opcode bits 27:26 = 01b: write. */
+  OP_WRITE: 1 << 26,
+  /** Opcode bits 27:26 = 10b: read. */
+  OP_READ: 2 << 26,
+  /** Ready, bit 28: the device sets it when the MDI transaction is done. */
+  READY: 1 << 28,
+  /** Error, bit 30: the read failed (no such PHY or register). */
+  ERROR: 1 << 30,
+} as const;
+
+/** The internal PHY's MII address (13.4.7: "the internal PHY is address 1"). */
+export const E1000_PHY_ADDRESS = 1;
+
+/** PHY Control Register (PCTRL, MII register 0, IEEE 802.3 22.2.4.1; 8254x SDM 13.5.1). */
+export const E1000_PHY_CTRL = 0;
+
+/**
+ * PCTRL bit 14, Loopback: the PHY turns every transmitted frame back to the
+ * MAC's receive side, and nothing goes out on the wire.
+ */
+export const E1000_PHY_CTRL_LOOPBACK = 1 << 14;
+
+/** EEPROM words covered by the checksum: 0x00..0x3F, with the checksum word 0x3F (5.6). */
+export const E1000_EEPROM_CHECKSUM_WORDS = 0x40;
+
+/** What the words 0x00..0x3F add up to (mod 2^16) in a valid 8254x EEPROM (5.6, word 3Fh). */
+export const E1000_EEPROM_SUM = 0xbaba;

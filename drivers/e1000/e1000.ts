@@ -197,6 +197,15 @@ export class E1000Device implements IxyDevice {
     return dev;
   }
 
+  /**
+   * BAR0, for the register-level checks of tools/selftest.ts (PHY loopback
+   * and the EEPROM checksum, ./selftest.ts) on a device this driver brought
+   * up; apps never need it.
+   */
+  get registers(): RegisterSpace {
+    return this.#regs;
+  }
+
   /** The PCI function behind the device (for `--rebind`); undefined without ixyInit. */
   get pci(): PciDevice | undefined {
     return this.#function?.pci;

@@ -97,6 +97,10 @@ const CASES: { args: string[]; env?: Record<string, string>; says?: RegExp; code
   // The apps: addresses no machine has, malformed numbers.
   { args: ["pktgen", "nonsense"], says: /PCI address/ },
   { args: ["pktgen", "0000:00:1f.7"], says: /No PCI device/ },
+  { args: ["selftest", "nonsense"], says: /PCI address/ },
+  { args: ["selftest", "0000:00:10.0", "--frames", "0"], says: /--frames "0"/ },
+  { args: ["selftest", "0000:00:1f.7"], says: /selftest FAILED \(identify\)/ },
+  { args: ["selftest", "0000:00:1f.7", "--json", "/nonexistent/dir/r.json"], says: /--json/ },
   { args: ["fwd", "0000:00:1f.7", "0000:00:1f.6", "--batch", "x"], says: /--batch/ },
   { args: ["pcap", "0000:00:1f.7", "/nonexistent/dir/x.pcap"] },
   { args: ["peer", "recv", "nosuchif0"], says: /nosuchif0/ },
