@@ -115,7 +115,7 @@ export const lab7: Lab = {
   functions: FUNCTIONS,
   bootsVm: true,
   async run(_impl, list, options) {
-    // The host has loaded the file (it exports the functions); the guest runs it.
+    // A Worker without permissions has checked the file exports the functions; the guest runs it.
     const implPath = options.implPath ?? ROOT + lab7.reference;
     const run = await runLab7InVm([implPath], (line) => list.note(line));
     for (const r of [...run.perFile[0], run.qemuLog]) {
