@@ -74,6 +74,27 @@ export class PktBuf {
    * from the descriptor.
    */
   size = 0;
+  /**
+   * The RSS hash the NIC computed for this packet, as a signed 32-bit
+   * number (`rssHash >>> 0` is the unsigned value src/rss.ts's
+   * `toeplitzHash` returns; `rssHash & 127` indexes the redirection table
+   * either way). 0 when {@link rssType} is 0. Set by the drivers on
+   * drivers/ixgbe/rx.ts's ring (ixgbe and igb) from the receive write-back
+   * (82599 7.1.6.2, 82576 7.1.5.2); the NIC hashes only while it does RSS
+   * (more than one RX queue). e1000 and virtio leave 0.
+   *
+   * JavaScript note: signed, because V8 (Deno 2.9.6) keeps an integer of 32
+   * signed bits in the field itself, while an unsigned value from 2^31 up
+   * would be a double in a heap box: the field would change representation
+   * at the first large hash, throwing away rxBatch's optimised code.
+   */
+  rssHash = 0;
+  /**
+   * The RSS type the NIC wrote back with {@link rssHash}: which headers it
+   * hashed, one of src/rss.ts's `RSS_TYPE` codes (0 = none: not hashed, RSS
+   * off, or a driver that does not report it — e1000, virtio).
+   */
+  rssType = 0;
 
   /** @internal Created only by {@link Mempool}. */
   constructor(pool: Mempool, index: number, memory: DmaMemory) {

@@ -18,7 +18,13 @@ import { parseArgs } from "node:util";
 import { cString, LIBC, libc } from "../src/ffi.ts";
 import { IxyError, sysError } from "../src/error.ts";
 import { runApp } from "./lib/app.ts";
-import { FrameTemplate, MIN_FRAME_SIZE, parseMac, SequenceChecker } from "./lib/udp_frame.ts";
+import {
+  FrameTemplate,
+  MAX_FLOWS,
+  MIN_FRAME_SIZE,
+  parseMac,
+  SequenceChecker,
+} from "./lib/udp_frame.ts";
 import { intOption } from "./lib/cli.ts";
 import { sleepMicros } from "../src/mmio.ts";
 
@@ -34,6 +40,8 @@ Options:
   --size N       frame size for send (default 60)
   --timeout S    recv: give up S seconds after the last frame (default 5)
   --dst-mac MAC  send: destination MAC (default broadcast)
+  --flows N      send: spread the frames over N UDP flows, source ports
+                 42 .. 42+N-1 (frame seq in flow seq mod N; default 1)
   --ready-file F recv: create file F once the socket listens (for scripts)
   -h, --help     show this help`;
 
@@ -104,13 +112,18 @@ function recv(ifname: string, count: number, options: { timeoutS: number; readyF
   }));
 }
 
-function send(ifname: string, count: number, options: { size: number; dstMac?: Uint8Array }) {
+function send(
+  ifname: string,
+  count: number,
+  options: { size: number; dstMac?: Uint8Array; flows: number },
+) {
   const fd = openPacketSocket(ifname);
   const mac = Deno.readTextFileSync(`/sys/class/net/${ifname}/address`).trim();
   const template = new FrameTemplate({
     size: options.size,
     dstMac: options.dstMac,
     srcMac: parseMac(mac),
+    flows: options.flows,
   });
   const frame = template.bytes.slice();
   let sent = 0;
@@ -124,7 +137,7 @@ function send(ifname: string, count: number, options: { size: number; dstMac?: U
     sent++;
   }
   libc().close(fd);
-  console.log(JSON.stringify({ interface: ifname, sent }));
+  console.log(JSON.stringify({ interface: ifname, sent, flows: options.flows }));
 }
 
 function main(): void {
@@ -137,6 +150,7 @@ function main(): void {
       timeout: { type: "string", default: "5" },
       "dst-mac": { type: "string" },
       "ready-file": { type: "string" },
+      flows: { type: "string", default: "1" },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -152,7 +166,8 @@ function main(): void {
   } else {
     const size = intOption("size", values.size, { min: MIN_FRAME_SIZE, max: 1514 });
     const dstMac = values["dst-mac"] === undefined ? undefined : parseMac(values["dst-mac"]);
-    send(ifname, count, { size, dstMac });
+    const flows = intOption("flows", values.flows, { min: 1, max: MAX_FLOWS });
+    send(ifname, count, { size, dstMac, flows });
   }
 }
 

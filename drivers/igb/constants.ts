@@ -441,3 +441,54 @@ export const IGB_ADVTXD = {
 
 /** Type of {@link IGB_ADVTXD}. */
 export type IGB_ADVTXD = typeof IGB_ADVTXD;
+
+// ---------------------------------------------------------------------------
+// Receive-side scaling (drivers/igb/rss.ts). The 82599's four registers,
+// same layout, other offsets (Linux e1000_regs.h); MRQC's mode field is
+// 3 bits with its own codes. Kept together at the end of the file.
+
+/** Receive Checksum Control, RXCSUM (the 82599's offset, 0x5000). */
+export const IGB_RXCSUM = 0x05000;
+
+/** RXCSUM bits. */
+export const IGB_RXCSUM_BITS = {
+  /**
+   * PCSD, bit 13 (as on the 82599): the receive write-back's dword 1 carries
+   * the RSS hash; clear, the IP id and fragment checksum (7.1.5.2). QEMU's
+   * igb does no RSS at all while it is clear (igb_rss_enabled).
+   */
+  PCSD: 0x00002000,
+} as const;
+
+/** Type of {@link IGB_RXCSUM_BITS}. */
+export type IGB_RXCSUM_BITS = typeof IGB_RXCSUM_BITS;
+
+/** Multiple Receive Queues Command, MRQC (the 82599's is at 0xEC80). */
+export const IGB_MRQC = 0x05818;
+
+/** MRQC fields (Linux e1000_82575.h / e1000_defines.h names). */
+export const IGB_MRQC_BITS = {
+  /** Multiple Receive Queues Enable, bits 2:0 (the 82599's MRQE has 4 bits). */
+  ENABLE_MASK: 0x00000007,
+  /** 010b: RSS only, no virtualisation (the 82599's code is 0001b). Linux: E1000_MRQC_ENABLE_RSS_MQ. */
+  ENABLE_RSS: 0x00000002,
+  /** Field enable TcpIPv4 (bit 16), as on the 82599. */
+  RSS_FIELD_IPV4_TCP: 0x00010000,
+  /** Field enable IPv4 (bit 17), as on the 82599. */
+  RSS_FIELD_IPV4: 0x00020000,
+  /** Field enable UdpIPv4 (bit 22), as on the 82599. */
+  RSS_FIELD_IPV4_UDP: 0x00400000,
+} as const;
+
+/** Type of {@link IGB_MRQC_BITS}. */
+export type IGB_MRQC_BITS = typeof IGB_MRQC_BITS;
+
+/** RSS Random Key register n (0-9), RSSRK: key bytes 4n..4n+3, byte 4n in bits 7:0 (82599: 0xEB80). */
+export function IGB_RSSRK(n: number): number {
+  return 0x05c80 + 4 * n;
+}
+
+/** Redirection Table register n (0-31), RETA: entries 4n..4n+3, entry 4n in bits 7:0 (82599: 0xEB00). */
+export function IGB_RETA(n: number): number {
+  return 0x05c00 + 4 * n;
+}

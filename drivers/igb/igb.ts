@@ -24,6 +24,9 @@
  *   enable and poll, the 82576's register map — is in ./rx.ts (lab 7's
  *   reference); the ring and `rxBatch` are drivers/ixgbe/rx.ts's, with the
  *   82576's tail register and RXE bit as the ring's state.
+ * - RSS (more than one receive queue): the 82599's key, table, RXCSUM.PCSD
+ *   and MRQC at the 82576's offsets, MRQC's mode 010b instead of 0001b;
+ *   drivers/ixgbe/rss.ts's `setupRss` with ./rss.ts's register map.
  * - Transmit (4.5.10): TCTL.EN instead of DMATXCTL.TE; no DCB arbiter to
  *   pause, no packet-buffer split to program (one traffic class by default).
  *   The transmit ring is drivers/ixgbe/tx.ts's, descriptor code and all (the
@@ -102,6 +105,8 @@ import {
   IGB_TXDCTL_THRESH,
 } from "./constants.ts";
 import { configureRxQueue, newRxQueue, startRxQueue } from "./rx.ts";
+import { IGB_RSS_MAP } from "./rss.ts";
+import { setupRss } from "../ixgbe/rss.ts";
 import { rxBatch, type RxQueue } from "../ixgbe/rx.ts";
 import { cleanTx, freeAll, txBatch, TxQueue } from "../ixgbe/tx.ts";
 
@@ -354,7 +359,7 @@ export class IgbDevice implements IxyDevice {
     return mdic;
   }
 
-  /** 4.5.9 "Receive Initialization", for our simple case: no RSS, no virtualisation. */
+  /** 4.5.9 "Receive Initialization", for our case: no virtualisation; RSS with several queues. */
   #initRx(): void {
     const regs = this.#regs;
     // Receive stays off while we configure it (RCTL.EN).
@@ -381,6 +386,11 @@ export class IgbDevice implements IxyDevice {
       configureRxQueue(q, mem.physAddr(0));
       this.#rx.push(q);
     }
+    // Several queues: RSS spreads the flows over them, programmed while
+    // receive is off (./rss.ts: the 82599's setupRss on the 82576's
+    // registers — RSSRK, RETA, RXCSUM.PCSD, MRQC last). One queue: MRQC
+    // stays 0 and every frame goes to queue 0.
+    if (this.numRxQueues > 1) setupRss(regs, this.numRxQueues, IGB_RSS_MAP);
     // Receive on (RCTL.EN). The queues start later (#startRxQueue).
     setFlags32(regs, IGB_RCTL, IGB_RCTL_BITS.EN);
   }

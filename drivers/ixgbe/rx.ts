@@ -23,7 +23,7 @@
 
 import type { RegisterSpace } from "../../src/mmio.ts";
 import type { Mempool, PktBuf } from "../../src/mempool.ts";
-import { IXGBE_ADV_RX_DESC, IXGBE_RXDADV_STAT } from "./constants.ts";
+import { IXGBE_ADV_RX_DESC, IXGBE_RXDADV_RSS, IXGBE_RXDADV_STAT } from "./constants.ts";
 
 // The descriptor's words (7.1.6.1 read format, 7.1.6.2 write-back) and its
 // status bits, as constants of this module. JavaScript note: V8 (Deno
@@ -35,6 +35,7 @@ import { IXGBE_ADV_RX_DESC, IXGBE_RXDADV_STAT } from "./constants.ts";
 const { PKT_ADDR_LO, PKT_ADDR_HI, HDR_ADDR_LO, HDR_ADDR_HI, WB_STATUS_ERROR, WB_LENGTH } =
   IXGBE_ADV_RX_DESC;
 const { DD, EOP } = IXGBE_RXDADV_STAT;
+const { WB_PKT_INFO, WB_RSS_HASH, RSSTYPE_MASK } = IXGBE_RXDADV_RSS;
 
 /**
  * RXE of the 82599's receive write-back: bit 29 of the status/error word
@@ -136,7 +137,8 @@ export function post(q: RxRing, d: number, buf: PktBuf): void {
 
 /**
  * Receives up to `count` frames from `q` into `bufs[0..n)` and returns n;
- * each returned buffer has `size` set and belongs to the caller.
+ * each returned buffer has `size`, `rssHash` and `rssType` set (the last two
+ * from the write-back: 0 unless the NIC did RSS) and belongs to the caller.
  *
  * Descriptors the device wrote back wrongly — a frame spread over several
  * descriptors (no EOP; we configured one buffer per frame), a frame with a
@@ -169,6 +171,14 @@ export function rxBatch(q: RxRing, bufs: PktBuf[], count: number): number {
     if (fresh === undefined) break; // the app holds every buffer: retry next call
     const buf = q.bufs[index]!;
     const length = desc[w + WB_LENGTH] & 0xffff;
+    // RSS (82599 7.1.6.2; the 82576's 7.1.5.2 has the same two words): the
+    // type in bits 3:0 of dword 0, the hash in dword 1 (RXCSUM.PCSD set, as
+    // setupRss does). Read before post() overwrites both words with the
+    // fresh buffer's address. Without a type, dword 1 is something else (the
+    // IP id and fragment checksum): the hash is then 0. `| 0`: the signed
+    // 32 bits (PktBuf.rssHash says why).
+    const rssType = desc[w + WB_PKT_INFO] & RSSTYPE_MASK;
+    const rssHash = rssType === 0 ? 0 : desc[w + WB_RSS_HASH] | 0;
     post(q, index, fresh);
     last = index;
     index = (index + 1) & mask;
@@ -190,6 +200,8 @@ export function rxBatch(q: RxRing, bufs: PktBuf[], count: number): number {
       continue;
     }
     buf.size = length;
+    buf.rssHash = rssHash;
+    buf.rssType = rssType;
     bufs[n++] = buf;
   }
   if (last >= 0) {

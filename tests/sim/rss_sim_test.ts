@@ -7,7 +7,9 @@
  * the simulated NIC wrote back, src/rss.ts's Toeplitz of the frame's
  * headers under the key read back from RSSRK, and the simulator's own
  * Toeplitz (tools/sim82599/rss.ts) — and that the frame arrived on queue
- * RETA[hash & 127]. Every test stops its worker in `finally`.
+ * RETA[hash & 127] — and that rxBatch handed the hash and type on in the
+ * buffer (`PktBuf.rssHash`, `PktBuf.rssType`). Every test stops its worker
+ * in `finally`.
  */
 
 import assert from "node:assert/strict";
@@ -158,6 +160,10 @@ interface Received {
   pktInfo: number;
   /** Write-back dword 1 (RSS hash with RXCSUM.PCSD). */
   dword1: number;
+  /** What rxBatch put into the buffer: `PktBuf.rssHash`. */
+  rssHash: number;
+  /** What rxBatch put into the buffer: `PktBuf.rssType`. */
+  rssType: number;
 }
 
 /**
@@ -189,7 +195,14 @@ function receiveAll(dev: IxgbeDevice): Received[] {
       for (let i = 0; i < n; i++, k++) {
         const frame = bufs[i].data.slice(0, bufs[i].size);
         assert.equal(frame.length, wb[k].length, "rxBatch and the ring disagree on the order");
-        got.push({ queue: ring.queue, frame, pktInfo: wb[k].pktInfo, dword1: wb[k].dword1 });
+        got.push({
+          queue: ring.queue,
+          frame,
+          pktInfo: wb[k].pktInfo,
+          dword1: wb[k].dword1,
+          rssHash: bufs[i].rssHash,
+          rssType: bufs[i].rssType,
+        });
         bufs[i].pool.free(bufs[i]);
       }
     }
@@ -224,6 +237,10 @@ function checkReceived(got: Received[], rss: { key: Uint8Array; reta: Uint8Array
     assert.equal(r.dword1 >>> 0, expect.hash, `${what}: written-back hash vs src/rss.ts`);
     assert.equal(expect.hash, sim.hash, `${what}: src/rss.ts vs the simulator's Toeplitz`);
     assert.equal(r.pktInfo & IXGBE_RXDADV_RSS.RSSTYPE_MASK, expect.type, `${what}: RSS type`);
+    // What the application sees: the same hash (signed in the buffer) and type.
+    assert.equal(r.rssHash >>> 0, expect.hash, `${what}: PktBuf.rssHash`);
+    assert.equal(r.rssHash, expect.hash | 0, `${what}: PktBuf.rssHash is the signed 32 bits`);
+    assert.equal(r.rssType, expect.type, `${what}: PktBuf.rssType`);
     assert.equal(sim.type, expect.type);
     if (expect.type === RSS_TYPE.NONE) {
       assert.equal(r.queue, 0, "a frame RSS does not hash goes to queue 0");
@@ -298,6 +315,8 @@ for (const queues of [2, 4]) {
           assert.equal(r.pktInfo & 0xf, RSS_TYPE.NONE, "no RSS type without PCSD");
           assert.equal(r.dword1, (r.frame[18] << 8) | r.frame[19], "dword 1 = IP id");
           assert.notEqual(r.dword1, expect.hash);
+          assert.equal(r.rssType, RSS_TYPE.NONE, "PktBuf.rssType without PCSD");
+          assert.equal(r.rssHash, 0, "PktBuf.rssHash is 0, not the IP id, without PCSD");
         }
         b.regs.write32(IXGBE_RXCTRL, rxctrl & ~IXGBE_RXCTRL_RXEN);
         b.regs.write32(IXGBE_RXCSUM, b.regs.read32(IXGBE_RXCSUM) | IXGBE_RXCSUM_BITS.PCSD);

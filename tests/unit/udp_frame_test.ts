@@ -40,6 +40,18 @@ Deno.test("test frames", async (t) => {
       assert.deepEqual(checkFrame(f), { ok: true, seq });
     }
   });
+  await t.step("flows: source port 42 + seq mod flows, UDP checksum still right", () => {
+    const many = new FrameTemplate({ size: 60, flows: 64 });
+    const f = many.bytes.slice();
+    for (const seq of [0, 1, 63, 64, 65, 1000, 0xfffffffe]) {
+      many.stamp(f, seq);
+      assert.equal((f[34] << 8) | f[35], 42 + (seq % 64), `seq ${seq}: source port`);
+      assert.equal((f[40] << 8) | f[41], udpChecksum(f), `seq ${seq}`);
+      assert.deepEqual(checkFrame(f), { ok: true, seq });
+    }
+    assert.throws(() => new FrameTemplate({ flows: 0 }), /flows/);
+    assert.throws(() => new FrameTemplate({ flows: 1025 }), /flows/);
+  });
   await t.step("detects corruption anywhere that matters", () => {
     for (const i of [15, 30, 36, 44, 48, 55]) {
       const f = tpl.bytes.slice();

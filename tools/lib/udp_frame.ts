@@ -5,6 +5,7 @@
  *     0  Ethernet  dst MAC, src MAC, type 0x0800                 14 bytes
  *     14 IPv4      version 4, IHL 5, TTL 64, UDP, checksum        20 bytes
  *     34 UDP       src port, dst port, length, checksum            8 bytes
+ *                  (src port 42, or 42 + seq mod flows: see FrameOptions.flows)
  *     42 payload   "IXYT", sequence number (u32, big-endian),
  *                  then byte i = i & 0xff up to the frame end
  *
@@ -49,7 +50,18 @@ export interface FrameOptions {
   srcIp?: string;
   /** Destination IPv4 address (default 198.18.0.2). */
   dstIp?: string;
+  /**
+   * Number of UDP flows (default 1): frame `seq` gets source port
+   * {@link FRAME_SRC_PORT} + seq mod `flows`, so a NIC doing RSS spreads
+   * the frames over its queues (tests/vm/igb_rss_test.ts). At most 1024.
+   */
+  flows?: number;
 }
+
+/** The UDP source port of flow 0 (and of every frame with one flow). */
+export const FRAME_SRC_PORT = 42;
+/** Most flows a template spreads over (source ports 42 .. 1065). */
+export const MAX_FLOWS = 1024;
 
 /** Parses `aa:bb:cc:dd:ee:ff`. */
 export function parseMac(text: string): Uint8Array {
@@ -87,6 +99,7 @@ export class FrameTemplate {
   // The UDP checksum sum (before inversion) with sequence number 0; stamping
   // a number adds its two halves (incremental update, RFC 1624).
   #udpBaseSum: number;
+  readonly #flows: number;
 
   /** Builds the template. */
   constructor(options: FrameOptions = {}) {
@@ -96,6 +109,11 @@ export class FrameTemplate {
         `Frame size ${size} is too small: the minimum is ${MIN_FRAME_SIZE} bytes.`,
       );
     }
+    const flows = options.flows ?? 1;
+    if (!Number.isInteger(flows) || flows < 1 || flows > MAX_FLOWS) {
+      throw new IxyError(`${flows} flows: use 1 to ${MAX_FLOWS} (one UDP source port each).`);
+    }
+    this.#flows = flows;
     const f = new Uint8Array(size);
     const v = new DataView(f.buffer);
     f.set(options.dstMac ?? [0xff, 0xff, 0xff, 0xff, 0xff, 0xff], 0);
@@ -110,7 +128,7 @@ export class FrameTemplate {
     f.set(parseIp(options.dstIp ?? "198.18.0.2"), ip + 16);
     v.setUint16(FRAME.IP_CHECKSUM, ~onesSum(f, ip, ip + 20) & 0xffff);
     const udp = FRAME.UDP;
-    v.setUint16(udp, 42); // source port
+    v.setUint16(udp, FRAME_SRC_PORT); // source port (flow 0)
     v.setUint16(udp + 2, 1337); // destination port
     v.setUint16(udp + 4, size - udp); // UDP length
     v.setUint32(FRAME.MAGIC, FRAME_MAGIC);
@@ -122,7 +140,8 @@ export class FrameTemplate {
 
   /**
    * Writes sequence number `seq` into a copy of this template in `data` and
-   * fixes the UDP checksum: 6 byte stores, no loop over the payload.
+   * fixes the UDP checksum: 6 byte stores, no loop over the payload. With
+   * several flows also the source port of `seq`'s flow (2 stores more).
    */
   stamp(data: Uint8Array, seq: number): void {
     data[FRAME.SEQ] = seq >>> 24;
@@ -130,6 +149,14 @@ export class FrameTemplate {
     data[FRAME.SEQ + 2] = (seq >>> 8) & 0xff;
     data[FRAME.SEQ + 3] = seq & 0xff;
     let sum = this.#udpBaseSum + (seq >>> 16) + (seq & 0xffff);
+    if (this.#flows > 1) {
+      // The port word grows by the flow number, and so does the sum.
+      const flow = seq % this.#flows;
+      const port = FRAME_SRC_PORT + flow;
+      data[FRAME.UDP] = port >>> 8;
+      data[FRAME.UDP + 1] = port & 0xff;
+      sum += flow;
+    }
     sum = (sum & 0xffff) + (sum >>> 16);
     sum = (sum & 0xffff) + (sum >>> 16);
     const csum = finishUdp(sum);
