@@ -202,6 +202,36 @@ export const lab3: Lab = {
       );
 
       await list.check(
+        "stops before a buffer whose size is not 1..data.length, writing nothing of it",
+        tx((s) => {
+          // [a frame, a bad size, a frame], once with size 0 and once one byte too long:
+          // the text's step 2, the driver's txBatch; a device would read past the buffer.
+          for (const [what, bad] of [["size 0", 0], ["size data.length + 1", -1]] as const) {
+            const bufs: PktBuf[] = [];
+            const n = s.frames(bufs, 3, 0);
+            must(n === 3, "the pool ran dry");
+            bufs[1].size = bad < 0 ? bufs[1].data.length + 1 : bad;
+            const before = s.q.txIndex;
+            const taken = txBatch(s.q, bufs, 3);
+            for (let i = Math.max(taken, 0); i < 3; i++) s.pool.free(bufs[i]);
+            must(
+              taken === 1,
+              `txBatch took ${taken} of [a frame, ${what}, a frame]: stop before a buffer ` +
+                `whose size is not 1..data.length (write nothing of it; the caller keeps it ` +
+                `and the ones after it), as the text's step 2 says`,
+            );
+            must(
+              s.q.txIndex === ((before + 1) & (s.q.size - 1)) &&
+                s.q.bufs[s.q.txIndex] === undefined,
+              `after taking one frame, q.txIndex moved from ${before} to ${s.q.txIndex}: ` +
+                `nothing of the buffer with ${what} may be written`,
+            );
+          }
+          // What the device makes of the frames taken is the other requirements' business.
+        }),
+      );
+
+      await list.check(
         "sends 3000 frames in batches of 32 through a 64-descriptor ring: all arrive, in order, intact",
         tx((s) => {
           const N = 3000;

@@ -25,6 +25,8 @@ export function txBatch(q: TxRing, bufs: PktBuf[], count: number): number {
   while (n < count) {
     // TODO 2: stop if the ring is full: the next index would be q.cleanIndex.
     const buf = bufs[n];
+    // TODO 2b: stop before a buffer whose buf.size is not 1..buf.data.length: write nothing
+    //          of it (the caller keeps it and the ones after it).
     // TODO 3: write the advanced data descriptor at q.desc[q.txIndex * 4 ...] (82599 7.2.3.2.4):
     //   word 0/1: buf.dataPhysAddr, low and high 32 bits
     //   word 2:   EOP | RS | IFCS | DEXT | DTYP_DATA | buf.size   (IXGBE_ADVTXD)
