@@ -18,20 +18,24 @@ ip link set "$PEER" up
 PEER_MAC=$(cat /sys/class/net/"$PEER"/address)
 rm -f /tmp/rx.ready /tmp/rx.sent
 # RX_RING_SIZE: descriptors of our receive ring (tests/vm/igb_test.ts: room for the whole burst).
-$RUN tests/vm/guest/rx_check.ts "$OURS" --count "$COUNT" --src-mac "$PEER_MAC" \
-  ${RX_RING_SIZE:+--rx-ring-size "$RX_RING_SIZE"} \
-  --ready-file /tmp/rx.ready --sent-file /tmp/rx.sent --timeout 60 > /tmp/rx.json &
+# RECEIVER, RX_ARGS, PEER_ARGS, TIMEOUT, RESULT: another receiver with more options, more options
+# of the peer, the receiver's time limit, the name of the result line (rss_kernel_to_rx.sh).
+# shellcheck disable=SC2086
+$RUN "${RECEIVER:-tests/vm/guest/rx_check.ts}" "$OURS" --count "$COUNT" --src-mac "$PEER_MAC" \
+  ${RX_RING_SIZE:+--rx-ring-size "$RX_RING_SIZE"} ${RX_ARGS:-} \
+  --ready-file /tmp/rx.ready --sent-file /tmp/rx.sent --timeout "${TIMEOUT:-60}" > /tmp/rx.json &
 RX_PID=$!
 while [ ! -e /tmp/rx.ready ]; do
   kill -0 $RX_PID 2>/dev/null || { wait $RX_PID || true; exit 1; }
   sleep 0.2
 done
 TX_BEFORE=$(cat /sys/class/net/"$PEER"/statistics/tx_packets)
-$RUN tools/peer.ts send "$PEER" --count "$COUNT"
+# shellcheck disable=SC2086
+$RUN tools/peer.ts send "$PEER" --count "$COUNT" ${PEER_ARGS:-}
 # What the card dropped (ring full) never arrives: rx_check stops once idle after this.
 touch /tmp/rx.sent
 wait $RX_PID
 TX_AFTER=$(cat /sys/class/net/"$PEER"/statistics/tx_packets)
 echo "KERNEL_TX_PACKETS=$((TX_AFTER - TX_BEFORE))"
-echo "RX_RESULT=$(cat /tmp/rx.json)"
+echo "${RESULT:-RX_RESULT}=$(cat /tmp/rx.json)"
 echo "DRIVER_AFTER=$(basename "$(readlink /sys/bus/pci/devices/$OURS/driver)")"

@@ -28,6 +28,7 @@ import { DeviceStats } from "../../../src/stats.ts";
 import { runTool } from "../../../src/error.ts";
 import { RSS_DEFAULT_KEY, rssClassify, rssRetaFor } from "../../../src/rss.ts";
 import { FrameTemplate, parseMac, SequenceChecker } from "../../../tools/lib/udp_frame.ts";
+import { StopWhenIdle } from "./stop_when_idle.ts";
 
 /** The hash types both drivers enable (drivers/ixgbe/rss.ts, drivers/igb/rss.ts). */
 const FIELDS = { ipv4: true, ipv4Tcp: true, ipv4Udp: true };
@@ -69,12 +70,8 @@ function main(): void {
   const samples: string[] = [];
   const bufs: PktBuf[] = new Array(64);
   const deadline = performance.now() + Number(values.timeout) * 1000;
-  // As rx_check.ts: with --sent-file, stop once the peer is done and every
-  // queue has been idle for IDLE_MS (QEMU drops what finds a ring full).
-  const sentFile = values["sent-file"];
-  const IDLE_MS = 1000;
-  let lastFrame = performance.now();
-  let nextLook = 0;
+  // With --sent-file: stop once the peer is done and every queue idle (stop_when_idle.ts).
+  const idle = new StopWhenIdle(values["sent-file"]);
   while (checker.good < count && performance.now() < deadline) {
     let got = 0;
     for (let q = 0; q < queues; q++) {
@@ -105,12 +102,7 @@ function main(): void {
         buf.pool.free(buf);
       }
     }
-    const now = performance.now();
-    if (got > 0) lastFrame = now;
-    else if (sentFile !== undefined && now >= nextLook) {
-      nextLook = now + 50;
-      if (now - lastFrame >= IDLE_MS && exists(sentFile)) break;
-    }
+    if (idle.done(got)) break;
   }
   const stats = new DeviceStats();
   dev.readStats(stats);
@@ -130,16 +122,6 @@ function main(): void {
     rxMissed: stats.rxMissed,
     rxErrors: stats.rxErrors,
   }));
-}
-
-/** Whether `path` exists. */
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 if (import.meta.main) runTool(main);

@@ -16,6 +16,7 @@ import type { PktBuf } from "../../../src/mempool.ts";
 import { DeviceStats } from "../../../src/stats.ts";
 import { runTool } from "../../../src/error.ts";
 import { FrameTemplate, parseMac, SequenceChecker } from "../../../tools/lib/udp_frame.ts";
+import { StopWhenIdle } from "./stop_when_idle.ts";
 
 function main(): void {
   const { values, positionals } = parseArgs({
@@ -44,26 +45,15 @@ function main(): void {
   const checker = new SequenceChecker(count, template);
   const bufs: PktBuf[] = new Array(64);
   const deadline = performance.now() + Number(values.timeout) * 1000;
-  // With --sent-file: once the peer has sent everything (the script creates
-  // the file) and the ring has been idle for IDLE_MS, nothing more is coming;
-  // e1000 and igb drop a frame when the ring is full (and count it in MPC),
-  // so waiting for all `count` frames meant waiting for the timeout: a minute.
-  const sentFile = values["sent-file"];
-  const IDLE_MS = 1000;
-  let lastFrame = performance.now();
-  let nextLook = 0;
+  // With --sent-file: stop once the peer is done and the ring idle (stop_when_idle.ts).
+  const idle = new StopWhenIdle(values["sent-file"]);
   while (checker.good < count && performance.now() < deadline) {
     const n = dev.rxBatch(0, bufs, 64);
     for (let i = 0; i < n; i++) {
       checker.add(bufs[i].data.subarray(0, bufs[i].size));
       bufs[i].pool.free(bufs[i]);
     }
-    const now = performance.now();
-    if (n > 0) lastFrame = now;
-    else if (sentFile !== undefined && now >= nextLook) {
-      nextLook = now + 50;
-      if (now - lastFrame >= IDLE_MS && exists(sentFile)) break;
-    }
+    if (idle.done(n)) break;
   }
   const stats = new DeviceStats();
   dev.readStats(stats);
@@ -82,16 +72,6 @@ function main(): void {
     rxErrors: stats.rxErrors,
     deviceErrors: stats.deviceErrors,
   }));
-}
-
-/** Whether `path` exists. */
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 if (import.meta.main) runTool(main);
