@@ -15,8 +15,7 @@
  */
 
 import assert from "node:assert/strict";
-import { readQemuLog, type VmOptions } from "../../tools/vm/mod.ts";
-import { checkForwardOutput, field, guest, SharedBoot } from "./lib.ts";
+import { checkForwardOutput, field, guestWithLog, SharedBoot } from "./lib.ts";
 
 const COUNT = 2000;
 /** Frames of the 82545EM's pktgen run. */
@@ -66,20 +65,6 @@ const vm = new SharedBoot(
   },
   true,
 );
-
-/** Runs `script` in a VM of its own with `options` and QEMU's guest-error log. */
-async function guestWithLog(
-  script: string,
-  options: VmOptions,
-): Promise<{ out: string; qemuLog: string[] }> {
-  const logFile = await Deno.makeTempFile({ prefix: "ixy-e1000-qemu-", suffix: ".log" });
-  try {
-    const out = await guest(script, { ...options, qemuLog: logFile });
-    return { out, qemuLog: readQemuLog(logFile) };
-  } finally {
-    await Deno.remove(logFile).catch(() => {});
-  }
-}
 
 Deno.test("lab VM e1000: pktgen -> kernel virtio_net, kernel -> our rxBatch", async (t) => {
   // 00:10.0 (ours) is a QEMU 82540EM, 00:11.0 the kernel's virtio_net, on hub 0.

@@ -10,8 +10,8 @@
  */
 
 import assert from "node:assert/strict";
-import { field, guest } from "./lib.ts";
-import { type NicModel, readQemuLog, requireQemu, vmNicAddress } from "../../tools/vm/mod.ts";
+import { field, guestWithLog } from "./lib.ts";
+import { type NicModel, requireQemu, vmNicAddress } from "../../tools/vm/mod.ts";
 
 const COUNT = 2000;
 const FLOWS = 64;
@@ -20,15 +20,10 @@ const QUEUES = 2;
 Deno.test("lab VM igb RSS: 64 UDP flows from the kernel over 2 RX queues, hash and queue per frame", async (t) => {
   await requireQemu({ min: "8.0", why: "-device igb (the Intel 82576)" });
   const models: NicModel[] = ["igb", "virtio"];
-  const dir = Deno.makeTempDirSync({ prefix: "ixy-igb-rss-" });
-  let out: string;
-  let qemuLog: string[];
-  try {
-    const log = `${dir}/qemu.log`;
-    out = await guest(`sh tests/vm/guest/rss_kernel_to_rx.sh ${COUNT} ${FLOWS} ${QUEUES}`, {
-      nics: models.length,
+  const { out, qemuLog } = await guestWithLog(
+    `sh tests/vm/guest/rss_kernel_to_rx.sh ${COUNT} ${FLOWS} ${QUEUES}`,
+    {
       nicModels: models,
-      qemuLog: log,
       env: {
         OURS: vmNicAddress(0, models),
         PEER_PCI: vmNicAddress(1, models),
@@ -37,11 +32,8 @@ Deno.test("lab VM igb RSS: 64 UDP flows from the kernel over 2 RX queues, hash a
         // than we check (tests/vm/igb_test.ts).
         RX_RING_SIZE: "2048",
       },
-    });
-    qemuLog = readQemuLog(log);
-  } finally {
-    Deno.removeSync(dir, { recursive: true });
-  }
+    },
+  );
   const r = JSON.parse(field(out, "RSS_RESULT"));
   await t.step("every frame arrived once, identical to what the kernel sent", () => {
     assert.equal(r.bad, 0, `malformed frames: ${r.badReasons}`);

@@ -7,14 +7,8 @@
  */
 
 import assert from "node:assert/strict";
-import { checkForwardOutput, field, guest, SharedBoot } from "./lib.ts";
-import {
-  type NicModel,
-  readQemuLog,
-  requireQemu,
-  vmNicAddress,
-  type VmOptions,
-} from "../../tools/vm/mod.ts";
+import { checkForwardOutput, field, guestWithLog, SharedBoot } from "./lib.ts";
+import { type NicModel, requireQemu, vmNicAddress } from "../../tools/vm/mod.ts";
 
 const COUNT = 3000;
 
@@ -74,33 +68,6 @@ const forwards = new SharedBoot({ nicModels: fwdModels, hubs: [0, 0, 1, 1, 2, 2,
     env: { A_PCI: fwdAddr[4], X_PCI: fwdAddr[5], Y_PCI: fwdAddr[6], B_PCI: fwdAddr[7], FWD_OPTS },
   },
 }, true);
-
-/**
- * Runs `script` in a lab VM with `models`, QEMU logging guest errors, and
- * returns the script's output and QEMU's log lines.
- */
-async function igbGuest(
-  script: string,
-  models: NicModel[],
-  options: VmOptions = {},
-): Promise<{ out: string; qemuLog: string[] }> {
-  // QEMU 8.0 or newer has -device igb; an older one fails here with the command that gets a
-  // newer one (as root with apt: installs it). runInVm checks the same for every igb.
-  await requireQemu({ min: "8.0", why: "-device igb (the Intel 82576)" });
-  const dir = Deno.makeTempDirSync({ prefix: "ixy-igb-" });
-  try {
-    const log = `${dir}/qemu.log`;
-    const out = await guest(script, {
-      nics: models.length,
-      nicModels: models,
-      qemuLog: log,
-      ...options,
-    });
-    return { out, qemuLog: readQemuLog(log) };
-  } finally {
-    Deno.removeSync(dir, { recursive: true });
-  }
-}
 
 Deno.test("lab VM igb: pktgen -> the kernel's virtio_net on the same hub", async (t) => {
   // The peer is virtio: the kernel's igb receive path, emulated under TCG, cannot keep up with
@@ -187,10 +154,11 @@ Deno.test("lab VM + IOMMU igb: MSI-X through VFIO as nobody wakes a sleeping rec
   const count = 500;
   const rounds = 4;
   const models: NicModel[] = ["igb", "virtio"];
-  const { out, qemuLog } = await igbGuest(
+  await hasIgb();
+  const { out, qemuLog } = await guestWithLog(
     `sh tests/vm/guest/irq_kernel_to_rx.sh ${count} ${rounds} 5`,
-    models,
     {
+      nicModels: models,
       iommu: true,
       env: {
         OURS: vmNicAddress(0, models),

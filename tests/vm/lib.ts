@@ -19,6 +19,25 @@ export async function guest(script: string, options: VmOptions = {}): Promise<st
   return result.output;
 }
 
+/**
+ * Runs `script` as {@link guest} does, with QEMU's `-d guest_errors,unimp`
+ * log (VmOptions `qemuLog`) in a temporary file; returns the output and the
+ * log's lines (a test expects none). Without `nics`, one NIC per model.
+ */
+export async function guestWithLog(
+  script: string,
+  options: VmOptions = {},
+): Promise<{ out: string; qemuLog: string[] }> {
+  const logFile = await Deno.makeTempFile({ prefix: "ixy-qemu-", suffix: ".log" });
+  try {
+    const nics = options.nicModels?.length ?? 2;
+    const out = await guest(script, { nics, ...options, qemuLog: logFile });
+    return { out, qemuLog: readQemuLog(logFile) };
+  } finally {
+    await Deno.remove(logFile).catch(() => {});
+  }
+}
+
 /** One guest script of a {@link SharedBoot}, with its own environment. */
 export interface Section {
   /** Shell command(s), run by /bin/sh in a subshell of their own. */

@@ -11,8 +11,7 @@
  */
 
 import assert from "node:assert/strict";
-import { readQemuLog } from "../../tools/vm/mod.ts";
-import { guest } from "./lib.ts";
+import { guestWithLog } from "./lib.ts";
 
 interface Case {
   code: number;
@@ -43,27 +42,20 @@ const NICS = { virtio: "0000:00:10.0", e1000: "0000:00:12.0" };
 const KERNEL_DRIVER = { virtio: "virtio-pci", e1000: "e1000" };
 
 Deno.test("lab VM: a NIC we started is quiet however the tool ends (sysfs mode)", async (t) => {
-  const logFile = await Deno.makeTempFile({ prefix: "ixy-safety-qemu-", suffix: ".log" });
-  let out: string;
-  try {
-    out = await guest(
-      // A QEMU hub holds back a sender while no other port can receive: the
-      // peers' interfaces go up first.
-      `for p in 11 13; do ip link set "$(ls /sys/bus/pci/devices/0000:00:$p.0/virtio*/net)" up; ` +
-        `done && modprobe e1000 && sh tests/vm/guest/quiet_exit.sh ${NICS.virtio} ${NICS.e1000}`,
-      {
-        nics: 4,
-        nicModels: ["virtio", "virtio", "e1000", "virtio"],
-        hubs: [0, 0, 1, 1],
-        qemuLog: logFile,
-      },
-    );
-    await t.step("QEMU logged no guest error", () => {
-      assert.deepEqual(readQemuLog(logFile), []);
-    });
-  } finally {
-    await Deno.remove(logFile).catch(() => {});
-  }
+  const { out, qemuLog } = await guestWithLog(
+    // A QEMU hub holds back a sender while no other port can receive: the
+    // peers' interfaces go up first.
+    `for p in 11 13; do ip link set "$(ls /sys/bus/pci/devices/0000:00:$p.0/virtio*/net)" up; ` +
+      `done && modprobe e1000 && sh tests/vm/guest/quiet_exit.sh ${NICS.virtio} ${NICS.e1000}`,
+    {
+      nics: 4,
+      nicModels: ["virtio", "virtio", "e1000", "virtio"],
+      hubs: [0, 0, 1, 1],
+    },
+  );
+  await t.step("QEMU logged no guest error", () => {
+    assert.deepEqual(qemuLog, []);
+  });
   const cases = parseCases(out);
   for (const [family, nic] of Object.entries(NICS) as [keyof typeof NICS, string][]) {
     const get = (name: string): Case => {
