@@ -234,8 +234,8 @@ export interface DeviceOptions {
   /** Transmit queues to set up (default 1). */
   txQueues?: number;
   /**
-   * Receive descriptors per queue, a power of two the device takes (ixgbe,
-   * igb, e1000; default 512). A virtio ring's size is the device's: ignored.
+   * Descriptors per receive ring, a power of two, 8..4096 (ixgbe, igb, e1000;
+   * default 512). A virtio ring's size is the device's: ignored.
    */
   rxRingSize?: number;
   /** Take the device even if a kernel interface on it is up (default false). */

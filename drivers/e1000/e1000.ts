@@ -108,8 +108,6 @@ const CRC_BYTES = 4;
 
 /** Options of the e1000 driver on top of the common {@link DeviceOptions}. */
 export interface E1000Options extends DeviceOptions {
-  /** Descriptors per receive ring: a power of two, 8..4096 (default 512). */
-  rxRingSize?: number;
   /** Descriptors per transmit ring: a power of two, 8..4096 (default 512). */
   txRingSize?: number;
   /** How long bring-up waits for the link (default 10000 ms); not an error if it stays down. */

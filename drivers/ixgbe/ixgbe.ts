@@ -144,8 +144,6 @@ const QUEUE_STAT_COUNTERS = 16;
 
 /** Options of the ixgbe driver on top of the common {@link DeviceOptions}. */
 export interface IxgbeOptions extends DeviceOptions {
-  /** Descriptors per receive ring: a power of two, 8..4096 (default 512). */
-  rxRingSize?: number;
   /** Descriptors per transmit ring: a power of two, 8..4096 (default 512). */
   txRingSize?: number;
   /** How long bring-up waits for the link (default 10000 ms, as ixy); not an error if it stays down. */

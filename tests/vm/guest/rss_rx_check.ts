@@ -54,8 +54,7 @@ function main(): void {
     srcMac: parseMac(values["src-mac"]!),
     flows: Number(values.flows),
   });
-  // rxRingSize is an option of the ixgbe, e1000 and igb drivers; ixyInit
-  // hands its options to the driver (as rx_check.ts does).
+  // rxRingSize (DeviceOptions): ixgbe, e1000 and igb take it; virtio ignores it.
   const options = {
     dma: dmaAllocatorFor(positionals[0]),
     rxQueues: queues,

@@ -33,8 +33,7 @@ function main(): void {
   });
   const count = Number(values.count);
   const template = new FrameTemplate({ srcMac: parseMac(values["src-mac"]!) });
-  // rxRingSize is an option of the ixgbe, e1000 and igb drivers (IxgbeOptions, E1000Options,
-  // IgbOptions); ixyInit hands its options to the driver, and virtio ignores it.
+  // rxRingSize (DeviceOptions): ixgbe, e1000 and igb take it; virtio ignores it.
   const options = {
     dma: dmaAllocatorFor(positionals[0]),
     rxRingSize: values["rx-ring-size"] === undefined ? undefined : Number(values["rx-ring-size"]),
