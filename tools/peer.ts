@@ -100,15 +100,7 @@ function recv(ifname: string, count: number, options: { timeoutS: number; readyF
   console.log(JSON.stringify({
     interface: ifname,
     frames,
-    good: checker.good,
-    distinct: checker.distinct,
-    expected: count,
-    bad: checker.bad,
-    duplicates: checker.duplicates,
-    outOfRange: checker.outOfRange,
-    reordered: checker.reordered,
-    reorderSamples: checker.reorderSamples,
-    badReasons: checker.badReasons,
+    ...checker.counts(),
   }));
 }
 

@@ -280,6 +280,33 @@ export class SequenceChecker {
     return n;
   }
 
+  /** Every count as a plain object, for a tool's JSON result line. */
+  counts(): {
+    good: number;
+    distinct: number;
+    expected: number;
+    bad: number;
+    duplicates: number;
+    outOfRange: number;
+    reordered: number;
+    mismatched: number;
+    reorderSamples: string[];
+    badReasons: string[];
+  } {
+    return {
+      good: this.good,
+      distinct: this.distinct,
+      expected: this.expected,
+      bad: this.bad,
+      duplicates: this.duplicates,
+      outOfRange: this.outOfRange,
+      reordered: this.reordered,
+      mismatched: this.mismatched,
+      reorderSamples: this.reorderSamples,
+      badReasons: this.badReasons,
+    };
+  }
+
   /** A one-line summary. */
   summary(): string {
     return `good=${this.good} distinct=${this.distinct}/${this.expected} bad=${this.bad} ` +

@@ -107,13 +107,7 @@ function main(): void {
   dev.readStats(stats);
   dev.close();
   console.log(JSON.stringify({
-    good: checker.good,
-    distinct: checker.distinct,
-    bad: checker.bad,
-    duplicates: checker.duplicates,
-    outOfRange: checker.outOfRange,
-    mismatched: checker.mismatched,
-    badReasons: checker.badReasons,
+    ...checker.counts(),
     perQueue,
     rss,
     rssSamples: samples,
